@@ -1,0 +1,103 @@
+"""The ``workbench`` command: argparse entry point.
+
+No sub-command opens the TUI; ``--export`` writes every artefact headlessly; each sub-command
+lives in ``workbench/cli/<name>.py``. Exit codes: 0 success, 2 bad usage or bad input (one line
+saying what and where), 1 internal failure, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from workbench import __version__
+from workbench.cli import COMMANDS
+from workbench.cli.common import HelpFormatter, err_console
+from workbench.errors import UsageError
+
+DESCRIPTION = """\
+A terminal workbench for deep-learning coursework.
+
+Without a sub-command, opens the workbench TUI on the data set given by --data
+(default: the built-in demo set). With --export, writes every artefact of the
+assignment (image grids, plots, metric files) into a folder, without a terminal UI.
+"""
+
+
+def _command_modules() -> dict[str, ModuleType]:
+    return {name: importlib.import_module(f"workbench.cli.{name}") for name in COMMANDS}
+
+
+def build_parser(modules: dict[str, ModuleType] | None = None) -> argparse.ArgumentParser:
+    modules = modules if modules is not None else _command_modules()
+    parser = argparse.ArgumentParser(
+        prog="workbench", description=DESCRIPTION, formatter_class=HelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    parser.add_argument(
+        "--data",
+        metavar="DIR|ZIP",
+        default=None,
+        help="image folder with one sub-folder per class, or a .zip of one "
+        "(default: the built-in demo set)",
+    )
+    parser.add_argument(
+        "--cache-dir", metavar="DIR", default=None, help="decoded-image cache folder"
+    )
+    parser.add_argument(
+        "--export",
+        action="store_true",
+        help="write every artefact into --out instead of opening the TUI",
+    )
+    parser.add_argument("--run", metavar="RUN", default=None, help="run directory to export")
+    parser.add_argument(
+        "--out", metavar="DIR", default=None, help="export folder (default: exports/<run-id>/)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for module in modules.values():
+        module.add_parser(sub)
+    return parser
+
+
+def _run_default(args: argparse.Namespace) -> int:
+    """No sub-command: the TUI, or the headless export."""
+    if args.export:
+        raise UsageError("--export arrives with the evaluation issue; use `workbench split`")
+    err_console.print(
+        "[bold]The workbench TUI comes next.[/] Until then, here is the data split "
+        "of the chosen data set (`workbench split`)."
+    )
+    split = importlib.import_module("workbench.cli.split")
+    return int(split.run(build_parser().parse_args(_split_argv(args))))
+
+
+def _split_argv(args: argparse.Namespace) -> list[str]:
+    argv = ["split"]
+    if args.data:
+        argv += ["--data", args.data]
+    if args.cache_dir:
+        argv += ["--cache-dir", args.cache_dir]
+    return argv
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    modules = _command_modules()
+    parser = build_parser(modules)
+    args = parser.parse_args(argv)
+    try:
+        if args.command is None:
+            return _run_default(args)
+        return int(modules[args.command].run(args))
+    except UsageError as error:
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

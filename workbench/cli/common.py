@@ -1,0 +1,120 @@
+"""Shared pieces of the command line: data options, consoles, JSON output, progress bars."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from workbench.config import AUGMENT_BACKENDS, IMAGE_SIZES, DataConfig
+from workbench.engine.progress import ProgressFn
+
+err_console = Console(stderr=True)
+"""Progress bars, warnings and errors: stderr, so ``--json`` output on stdout stays clean."""
+out_console = Console()
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows every option's default (unless its help already says it) and keeps line breaks."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        shows_default = "default" in text or action.default in (None, False, argparse.SUPPRESS)
+        if shows_default or not action.option_strings:
+            return text
+        return text + " (default: %(default)s)"
+
+
+def add_data_options(
+    parser: argparse.ArgumentParser, *, image_size: bool = True, augment: bool = False
+) -> None:
+    """The options that choose and prepare the data set, shared by every data command."""
+    defaults = DataConfig()
+    group = parser.add_argument_group("data")
+    group.add_argument(
+        "--data",
+        metavar="DIR|ZIP",
+        default=None,
+        help="image folder with one sub-folder per class, or a .zip of one "
+        "(default: the built-in demo set)",
+    )
+    group.add_argument(
+        "--seed", type=int, default=defaults.seed, help="seed of random, numpy and torch"
+    )
+    if image_size:
+        group.add_argument(
+            "--image-size",
+            type=int,
+            choices=IMAGE_SIZES,
+            default=defaults.image_size,
+            help="images are resized to SIZE x SIZE",
+        )
+    if augment:
+        group.add_argument(
+            "--augment",
+            choices=AUGMENT_BACKENDS,
+            default=defaults.augment,
+            help="training augmentation backend",
+        )
+    group.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        default=None,
+        help="where decoded images are cached (default: the user's cache folder)",
+    )
+
+
+def data_config_from_args(args: argparse.Namespace) -> DataConfig:
+    """Build and validate the DataConfig that the data options describe."""
+    config = DataConfig(
+        data=args.data,
+        image_size=getattr(args, "image_size", DataConfig.image_size),
+        seed=args.seed,
+        augment=getattr(args, "augment", DataConfig.augment),
+        cache_dir=args.cache_dir,
+    )
+    config.validate()
+    return config
+
+
+def emit_json(document: Any) -> None:
+    """Print exactly one JSON document on stdout (for scripts and notebooks)."""
+    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+@contextmanager
+def progress_bar(*, transient: bool = True) -> Iterator[ProgressFn]:
+    """A rich progress display on stderr, driven through the engine's ProgressFn protocol."""
+    display = Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=transient,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def update(task: str, done: int, total: int) -> None:
+        if task not in tasks:
+            tasks[task] = display.add_task(task, total=total)
+        display.update(tasks[task], completed=done, total=total)
+
+    with display:
+        yield update

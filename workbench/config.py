@@ -1,0 +1,187 @@
+"""Typed, documented configuration for data, model, training and runs.
+
+Every run is fully described by one :class:`RunConfig`, which is written to ``config.json`` in
+the run directory and read back by ``--resume``, ``eval``, ``--export`` and the TUI. Nothing here
+reads globals or the environment; the CLI and the TUI build these objects explicitly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.errors import ConfigError
+
+IMAGE_SIZES = (64, 128, 256)
+AUGMENT_BACKENDS = ("builtin", "albumentations", "none")
+OPTIMIZERS = ("adamw", "adam", "sgd")
+SCHEDULES = ("cosine", "onecycle", "none")
+LOSSES = ("ce", "label_smoothing", "focal", "brier")
+DEVICES_HELP = "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps"
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the images come from and how they are prepared."""
+
+    data: str | None = None
+    """An image folder with one sub-folder per class, or a .zip of one; None: the demo set."""
+    image_size: int = 128
+    """Images are resized to image_size x image_size (64, 128 or 256)."""
+    seed: int = 42
+    """Seeds random, numpy and torch; fixes the split and the augmentation stream."""
+    augment: str = "builtin"
+    """Training augmentation: builtin (batched, on the device), albumentations, or none."""
+    cache_dir: str | None = None
+    """Where decoded images are cached; None: the user's cache folder."""
+    demo_per_class: int = 300
+    """Images per class of the built-in demo set (used only when data is None)."""
+
+    def validate(self) -> None:
+        if self.image_size not in IMAGE_SIZES:
+            raise ConfigError("image_size", f"must be one of {IMAGE_SIZES}, got {self.image_size}")
+        if self.augment not in AUGMENT_BACKENDS:
+            raise ConfigError("augment", f"must be one of {AUGMENT_BACKENDS}, got {self.augment!r}")
+        if self.seed < 0:
+            raise ConfigError("seed", f"must be >= 0, got {self.seed}")
+        if not 10 <= self.demo_per_class <= 5000:
+            raise ConfigError("demo_per_class", f"must be in 10..5000, got {self.demo_per_class}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The CNN: stages of conv/BN/ReLU blocks, each stage ending in a 2x2 max pool."""
+
+    widths: tuple[int, ...] = (32, 64, 128, 256)
+    """Output channels of each stage; the number of stages is len(widths)."""
+    convs_per_stage: int = 2
+    """3x3 conv/BN/ReLU blocks in each stage before its max pool."""
+    dropout: float = 0.3
+    """Dropout before the final linear layer."""
+
+    def validate(self) -> None:
+        if not 1 <= len(self.widths) <= 6 or any(w < 1 or w > 1024 for w in self.widths):
+            raise ConfigError("widths", f"need 1-6 stages of 1-1024 channels, got {self.widths}")
+        if not 1 <= self.convs_per_stage <= 4:
+            raise ConfigError("convs_per_stage", f"must be 1-4, got {self.convs_per_stage}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError("dropout", f"must be in [0, 1), got {self.dropout}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How the model is optimised."""
+
+    epochs: int = 30
+    """Passes over the training split."""
+    batch_size: int = 64
+    """Images per optimisation step."""
+    lr: float = 2e-3
+    """Peak learning rate."""
+    optimizer: str = "adamw"
+    """adamw, adam or sgd (with Nesterov momentum 0.9)."""
+    schedule: str = "cosine"
+    """cosine (with linear warm-up), onecycle or none."""
+    warmup_epochs: int = 1
+    """Linear warm-up epochs of the cosine schedule."""
+    weight_decay: float = 5e-4
+    """Decoupled (AdamW) or L2 (Adam, SGD) weight decay."""
+    grad_clip: float = 0.0
+    """Clip the global gradient norm to this value; 0 disables clipping."""
+    loss: str = "ce"
+    """ce, label_smoothing, focal or brier (see workbench.engine.losses)."""
+    label_smoothing: float = 0.1
+    """Smoothing of the label_smoothing loss."""
+    focal_gamma: float = 2.0
+    """Focusing parameter gamma of the focal loss."""
+    early_stopping: int = 0
+    """Stop after this many epochs without a lower validation loss; 0 disables it."""
+    device: str = "auto"
+    """auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps."""
+    deterministic: bool = False
+    """Ask torch for deterministic kernels (slower on CUDA)."""
+    amp: bool = True
+    """Mixed precision on CUDA (bf16 where supported, else fp16 with a scaler)."""
+    num_workers: int = 2
+    """DataLoader worker processes for the albumentations backend."""
+
+    def validate(self) -> None:
+        _positive_int("epochs", self.epochs, 1, 10_000)
+        _positive_int("batch_size", self.batch_size, 1, 4096)
+        if not (math.isfinite(self.lr) and 0 < self.lr <= 10):
+            raise ConfigError("lr", f"must be a number in (0, 10], got {self.lr}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError("optimizer", f"must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError("schedule", f"must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.loss not in LOSSES:
+            raise ConfigError("loss", f"must be one of {LOSSES}, got {self.loss!r}")
+        _positive_int("warmup_epochs", self.warmup_epochs, 0, self.epochs)
+        if not (math.isfinite(self.weight_decay) and 0 <= self.weight_decay < 1):
+            raise ConfigError("weight_decay", f"must be in [0, 1), got {self.weight_decay}")
+        if not (math.isfinite(self.grad_clip) and self.grad_clip >= 0):
+            raise ConfigError("grad_clip", f"must be >= 0, got {self.grad_clip}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ConfigError("label_smoothing", f"must be in [0, 1), got {self.label_smoothing}")
+        if not 0 <= self.focal_gamma <= 10:
+            raise ConfigError("focal_gamma", f"must be in [0, 10], got {self.focal_gamma}")
+        _positive_int("early_stopping", self.early_stopping, 0, 10_000)
+        _positive_int("num_workers", self.num_workers, 0, 64)
+        dev = self.device
+        if not (dev in ("auto", "cpu", "cuda", "mps") or _is_cuda_index(dev)):
+            raise ConfigError("device", f"must be {DEVICES_HELP}; got {dev!r}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines one training run."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def validate(self) -> RunConfig:
+        """Raise :class:`ConfigError` on the first invalid field; return self for chaining."""
+        self.data.validate()
+        self.model.validate()
+        self.train.validate()
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
+        """Build from a dict such as config.json's; unknown keys are refused by name."""
+        model_raw = dict(raw.get("model", {}))
+        if "widths" in model_raw:
+            model_raw["widths"] = tuple(model_raw["widths"])
+        return cls(
+            data=_build(DataConfig, raw.get("data", {}), "data"),
+            model=_build(ModelConfig, model_raw, "model"),
+            train=_build(TrainConfig, raw.get("train", {}), "train"),
+        )
+
+
+def _build(kind: type[Any], raw: dict[str, Any], section: str) -> Any:
+    known = {f.name for f in dataclasses.fields(kind)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(section, f"unknown field(s) {', '.join(unknown)}")
+    return kind(**raw)
+
+
+def _positive_int(name: str, value: int, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ConfigError(name, f"must be an integer in {lo}..{hi}, got {value!r}")
+
+
+def _is_cuda_index(device: str) -> bool:
+    prefix, _, index = device.partition(":")
+    return prefix == "cuda" and index.isdigit()
