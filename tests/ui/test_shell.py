@@ -1,0 +1,62 @@
+"""The shell: number keys, command palette entries, help, quit, resize, engine preload."""
+
+from __future__ import annotations
+
+from workbench.screens import SCREENS
+from workbench.screens.base import WorkbenchScreen
+
+
+async def test_number_keys_switch_screens(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(preload=False, start_mode="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        for entry in SCREENS:
+            await pilot.press(entry.key)
+            assert app.current_mode == entry.mode
+            assert isinstance(app.screen, WorkbenchScreen)
+            assert app.screen.id == entry.mode
+
+
+async def test_command_palette_lists_every_screen(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(preload=False, start_mode="runs")
+    async with app.run_test(size=(80, 24)):
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for entry in SCREENS:
+            assert f"{entry.key} {entry.title}" in titles
+
+
+async def test_help_opens_and_closes(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(preload=False, start_mode="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        assert app.screen.id == "help"
+        await pilot.press("escape")
+        assert app.screen.id == "runs"
+
+
+async def test_quit_without_work_exits_at_once(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(preload=False, start_mode="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_engine_preload_flips_ready(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(start_mode="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.engine_status  # "loading engine…" in the first frame
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.engine_ready or app.engine_status == "engine failed"
+
+
+async def test_resize_down_to_80x24_and_up(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(preload=False, start_mode="runs")
+    async with app.run_test(size=(200, 50)) as pilot:
+        for entry in SCREENS:
+            await pilot.press(entry.key)
+            await pilot.resize_terminal(80, 24)
+            await pilot.pause()
+            await pilot.resize_terminal(200, 50)
+            await pilot.pause()
+            assert app.screen.id == entry.mode

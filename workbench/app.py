@@ -1,0 +1,167 @@
+"""WorkbenchApp: the shell of the TUI — modes from the screen registry, global keys, workers.
+
+Kept small on purpose: every screen lives in ``workbench/screens/<name>.py`` and is listed once in
+``workbench.screens.SCREENS``. This module imports neither torch nor the engine; the engine is
+preloaded in a thread worker after the first frame, and ``engine_ready`` flips when it is in.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import ClassVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.reactive import var
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from workbench.screens import SCREENS, entry_for
+
+ENGINE_MODULES = (
+    "torch",
+    "workbench.engine.data",
+    "workbench.engine.model",
+    "workbench.engine.runs",
+)
+"""What the preload imports (torch alone costs 1-2 s); screens that need them wait for it."""
+
+
+class WorkbenchApp(App[None]):
+    """The workbench: Data, Train, Runs, … screens over one data set and one runs folder."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "workbench"
+    MODES: ClassVar = {entry.mode: entry.factory for entry in SCREENS}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "request_quit", "Quit"),
+        Binding("ctrl+q", "request_quit", "Quit", show=False, priority=True),
+        Binding("question_mark", "help", "Help"),
+        *(Binding(e.key, f"goto('{e.mode}')", e.title, show=False) for e in SCREENS),
+    ]
+
+    engine_ready: var[bool] = var(False)
+    """True once torch and the engine are imported (screens watch it)."""
+    engine_status: var[str] = var("loading engine…")
+    """Shown in the mode bar."""
+    run_status: var[str] = var("")
+    """The watched training run in a few words (set by the Train screen), for the mode bar."""
+    data_path: var[str | None] = var(None)
+    """The data set (folder or zip) of the session; None: the built-in demo set."""
+    class_names: var[tuple[str, ...]] = var(())
+    """Class names of the scanned data set (empty until a scan finished)."""
+
+    class EngineLoaded(Message):
+        """The engine preload finished (``error`` is None on success)."""
+
+        def __init__(self, seconds: float, error: str | None) -> None:
+            super().__init__()
+            self.seconds = seconds
+            self.error = error
+
+    def __init__(
+        self,
+        *,
+        data: str | None = None,
+        cache_dir: str | None = None,
+        runs_root: str | Path = "runs",
+        start_mode: str = "data",
+        preload: bool = True,
+    ) -> None:
+        super().__init__()
+        self.set_reactive(WorkbenchApp.data_path, data)
+        self.cache_dir = cache_dir
+        self.runs_root = Path(runs_root)
+        self.start_mode = start_mode
+        self.preload = preload
+        self.started_at = time.perf_counter()
+        self.engine_seconds: float | None = None
+
+    def on_mount(self) -> None:
+        self.switch_mode(self.start_mode)
+        if self.preload:
+            self.preload_engine()
+
+    @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
+    def preload_engine(self) -> None:
+        """Import torch and the engine in the background, then say so."""
+        start = time.perf_counter()
+        error = None
+        for name in ENGINE_MODULES:
+            try:
+                importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name != name:  # a module that is there failed to import one it needs
+                    error = f"{name}: {exc}"
+            except Exception as exc:
+                error = f"{name}: {exc}"
+        self.post_message(self.EngineLoaded(time.perf_counter() - start, error))
+
+    def on_workbench_app_engine_loaded(self, message: EngineLoaded) -> None:
+        self.engine_seconds = time.perf_counter() - self.started_at
+        if message.error:
+            self.engine_status = "engine failed"
+            self.notify(message.error, title="The engine did not load", severity="error")
+        else:
+            self.engine_status = ""
+            self.engine_ready = True
+
+    def report_worker_error(self, worker: Worker[object]) -> None:
+        """A worker failed: say what, in plain words, without stopping anything else."""
+        self.notify(
+            f"{worker.error}", title=f"{worker.name or 'background work'} failed", severity="error"
+        )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.report_worker_error(event.worker)
+
+    def mode_screens(self) -> list[Screen[object]]:
+        """The base screen of every mode opened so far."""
+        return [stack[0] for stack in self._screen_stacks.values() if stack]
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        for entry in SCREENS:
+            yield SystemCommand(
+                f"{entry.key} {entry.title}", entry.description, lambda m=entry.mode: self.goto(m)
+            )
+        yield SystemCommand("Help", "Help for this screen (?)", self.action_help)
+        yield from super().get_system_commands(screen)
+
+    def goto(self, mode: str) -> None:
+        if mode != self.current_mode:
+            self.switch_mode(mode)
+
+    def action_goto(self, mode: str) -> None:
+        entry_for(mode)  # an unknown mode is a bug: fail loudly
+        self.goto(mode)
+
+    def action_help(self) -> None:
+        from workbench.screens.help import HelpScreen
+
+        if self.screen.id != "help":
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_request_quit(self) -> None:
+        """Quit; ask first only if that would abandon work (a training run is not abandoned)."""
+        from workbench.screens.confirm import ConfirmScreen
+
+        screens = self.mode_screens()
+        notes = [note for s in screens if (note := getattr(s, "exit_note", lambda: None)())]
+        busy = [why for s in screens if (why := getattr(s, "busy_reason", lambda: None)())]
+        message = "\n".join(notes) or None
+        if not busy:
+            self.exit(message=message)
+            return
+        question = "\n".join([*busy, *notes, "", "Quit anyway?"])
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit(message=message)
+
+        self.push_screen(ConfirmScreen(question, yes="Quit", no="Stay"), answered)

@@ -1,0 +1,62 @@
+"""The base class of every workbench screen: mode bar on top, footer below, shared habits.
+
+A screen subclasses :class:`WorkbenchScreen`, sets ``HELP`` (markdown shown by ``?``) and
+implements ``compose_body``. Its thread workers' failures become notifications here, so a screen
+never crashes or freezes on an engine error.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
+
+from workbench.widgets.modebar import ModeBar
+
+if TYPE_CHECKING:
+    from workbench.app import WorkbenchApp
+
+
+class WorkbenchScreen(Screen[None]):
+    """A top-level screen of the workbench (one per mode)."""
+
+    HELP: ClassVar[str] = ""
+    """Markdown shown by the ``?`` help: what the screen is for and how to use it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "leave_field", "Leave field", show=False),
+    ]
+
+    @property
+    def wb(self) -> WorkbenchApp:
+        """The app, typed."""
+        return cast("WorkbenchApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield ModeBar()
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        """The screen's own widgets, between the mode bar and the footer."""
+        yield from ()
+
+    def busy_reason(self) -> str | None:
+        """Work that quitting now would abandon (one line), or None."""
+        return None
+
+    def exit_note(self) -> str | None:
+        """A line to print in the shell after the app quits (e.g. a run that keeps going)."""
+        return None
+
+    def action_leave_field(self) -> None:
+        """Take the focus off the current field, so that number keys switch screens again."""
+        self.set_focus(None)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.wb.report_worker_error(event.worker)
