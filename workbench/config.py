@@ -17,6 +17,7 @@ from workbench.errors import ConfigError
 
 IMAGE_SIZES = (64, 128, 256)
 AUGMENT_BACKENDS = ("builtin", "albumentations", "none")
+RESIZE_MODES = ("squash", "crop", "pad")
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("cosine", "onecycle", "none")
 LOSSES = ("ce", "label_smoothing", "focal", "brier")
@@ -39,6 +40,8 @@ class DataConfig:
     """Where decoded images are cached; None: the user's cache folder."""
     demo_per_class: int = 300
     """Images per class of the built-in demo set (used only when data is None)."""
+    resize: str = "squash"
+    """How images become square: squash (stretch), crop (centre crop) or pad (letterbox)."""
 
     def validate(self) -> None:
         if self.image_size not in IMAGE_SIZES:
@@ -49,6 +52,8 @@ class DataConfig:
             raise ConfigError("seed", f"must be >= 0, got {self.seed}")
         if not 10 <= self.demo_per_class <= 5000:
             raise ConfigError("demo_per_class", f"must be in 10..5000, got {self.demo_per_class}")
+        if self.resize not in RESIZE_MODES:
+            raise ConfigError("resize", f"must be one of {RESIZE_MODES}, got {self.resize!r}")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,469 @@
+"""The Q3 data pipeline: find and scan an image folder or zip, split it, decode it once.
+
+``scan_dataset`` lists and verifies every image (left-out files are reported, never fatal),
+``split_dataset`` makes the per-class 70/10/20 split and its fingerprint, ``write_manifest``
+writes ``split.csv``, and ``prepare_data`` puts it together with the decode cache into a
+:class:`PreparedData` that ``make_loader`` turns into batches (see ``workbench.engine.loader``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import functools
+import hashlib
+import io
+import json
+import random
+import zipfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from workbench.config import DataConfig
+from workbench.engine.atomic import atomic_write_text
+from workbench.engine.pool import map_chunks
+from workbench.engine.progress import ProgressFn
+from workbench.engine.sources import Entry, Source, check_image, open_source
+from workbench.errors import DataError
+
+SPLITS = ("train", "val", "test")
+MIN_PER_CLASS = 10
+"""A class needs at least this many usable images to be split 70/10/20."""
+SCAN_FORMAT = 1
+"""Bump when the scan rules change, so cached scan results are not reused."""
+
+
+def seed_everything(seed: int) -> None:
+    """Seed ``random``, numpy and torch (CPU and every CUDA device) with ``seed``."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def default_cache_dir() -> Path:
+    """The user's cache folder for the workbench (e.g. ~/.cache/workbench)."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("workbench"))
+
+
+def resolve_cache_dir(cache_dir: str | Path | None) -> Path:
+    return Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+
+
+def short_hash(*parts: Any, length: int = 16) -> str:
+    """A short hex digest of the JSON form of ``parts`` (stable across machines)."""
+    text = json.dumps(parts, separators=(",", ":"), sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+# --------------------------------------------------------------------------------------- scan
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file (or class folder) that was left out, and why (one line)."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """The usable images of a data set, with their classes, and what was left out."""
+
+    source: str
+    """Display path of the folder or zip (or ``demo:<seed>``)."""
+    classes: list[str]
+    """Sorted class folder names (classes without usable images are left out)."""
+    paths: list[str]
+    """POSIX paths relative to the data set root, including the class folder, sorted."""
+    labels: list[int]
+    """Class index of each path."""
+    skipped: list[Skipped]
+    identity: str
+    """Hash of every listed file's (path, size, version): the cache key part."""
+    location: str = ""
+    """Absolute path of the folder or zip the images are read from."""
+    is_zip: bool = False
+    prefix: str = ""
+    """Inside the folder or zip: the sub-folder that holds the class folders ('' or 'x/')."""
+
+    @property
+    def image_source(self) -> Source:
+        return Source(self.location, self.is_zip, self.prefix)
+
+    def class_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(self.classes, 0)
+        for label in self.labels:
+            counts[self.classes[label]] += 1
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ScanResult:
+        raw = dict(raw)
+        raw["skipped"] = [Skipped(**s) for s in raw["skipped"]]
+        return cls(**raw)
+
+
+def _check_chunk(source: Source, paths: Sequence[str]) -> list[str | None]:
+    return [check_image(source, path) for path in paths]
+
+
+def _scan_entries(
+    source: Source, entries: list[Entry], progress: ProgressFn | None
+) -> tuple[list[str], list[str], list[int], list[Skipped]]:
+    skipped: list[Skipped] = []
+    candidates: list[str] = []
+    class_names: set[str] = set()
+    for entry in entries:
+        if "/" not in entry.path:
+            skipped.append(Skipped(entry.path, "not inside a class folder"))
+            continue
+        class_names.add(entry.path.split("/", 1)[0])
+        candidates.append(entry.path)
+    results = map_chunks(
+        functools.partial(_check_chunk, source),
+        candidates,
+        task="checking images",
+        progress=progress,
+    )
+    reasons = [reason for chunk in results for reason in chunk]
+    usable: list[str] = []
+    for path, reason in zip(candidates, reasons, strict=True):
+        if reason is None:
+            usable.append(path)
+        else:
+            skipped.append(Skipped(path, reason))
+    present = sorted({path.split("/", 1)[0] for path in usable})
+    for empty in sorted(class_names - set(present)):
+        skipped.append(Skipped(f"{empty}/", "class folder has no usable images; class left out"))
+    index = {name: i for i, name in enumerate(present)}
+    labels = [index[path.split("/", 1)[0]] for path in usable]
+    return present, usable, labels, sorted(skipped, key=lambda s: s.path)
+
+
+def _check_usable(scan: ScanResult) -> None:
+    if len(scan.classes) < 2:
+        found = ", ".join(scan.classes) or "none"
+        raise DataError(
+            f"{scan.source}: found {len(scan.classes)} class folder(s) with images ({found}); "
+            "need at least 2 sub-folders, one per class"
+        )
+    for name, count in scan.class_counts().items():
+        if count < MIN_PER_CLASS:
+            left = sum(1 for s in scan.skipped if s.path.startswith(f"{name}/"))
+            note = f" ({left} more left out as unusable)" if left else ""
+            raise DataError(
+                f"{scan.source}: class '{name}' has only {count} usable image(s){note}; "
+                f"each class needs at least {MIN_PER_CLASS} to split 70/10/20"
+            )
+
+
+def scan_dataset(
+    data: str | None,
+    *,
+    cache_dir: str | None = None,
+    seed: int = 42,
+    demo_per_class: int = 300,
+    progress: ProgressFn | None = None,
+) -> ScanResult:
+    """List and verify every image of a folder or zip (``None``: the built-in demo set).
+
+    Every file is opened and fully decoded (at reduced scale); files that cannot be used are
+    listed in ``skipped`` with a reason. The result is cached by the files' identity, so an
+    unchanged data set is verified once. Raises :class:`DataError` for a missing source, fewer
+    than 2 classes, or a class with fewer than 10 usable images.
+    """
+    cache = resolve_cache_dir(cache_dir)
+    if data is None:
+        from workbench.engine.synthetic import generate_demo
+
+        folder = generate_demo(cache, seed=seed, per_class=demo_per_class, progress=progress)
+        display = f"demo:{seed}"
+    else:
+        folder = Path(data)
+        display = str(data)
+    try:
+        source, entries = open_source(folder)
+    except FileNotFoundError:
+        raise DataError(f"{display}: no such folder or zip file") from None
+    except NotADirectoryError:
+        raise DataError(f"{display}: not a folder or a zip file") from None
+    except (zipfile.BadZipFile, OSError) as error:
+        raise DataError(f"{display}: cannot read it as a folder or zip ({error})") from None
+    if not entries:
+        raise DataError(f"{display}: no files found; expected one sub-folder of images per class")
+    identity = short_hash(
+        SCAN_FORMAT,
+        "zip" if source.is_zip else "dir",
+        [(e.path, e.size, e.version) for e in entries],
+    )
+    record = cache / "scans" / f"scan-{identity}.json"
+    scan: ScanResult | None = None
+    if record.exists():
+        try:
+            scan = ScanResult.from_dict(json.loads(record.read_text("utf-8")))
+        except (OSError, ValueError, TypeError, KeyError):
+            scan = None
+    if scan is None:
+        classes, paths, labels, skipped = _scan_entries(source, entries, progress)
+        scan = ScanResult(display, classes, paths, labels, skipped, identity)
+        with contextlib.suppress(OSError):  # a read-only cache only costs a re-scan next time
+            atomic_write_text(record, json.dumps(scan.to_dict()))
+    scan = ScanResult(
+        source=display,
+        classes=scan.classes,
+        paths=scan.paths,
+        labels=scan.labels,
+        skipped=scan.skipped,
+        identity=identity,
+        location=source.location,
+        is_zip=source.is_zip,
+        prefix=source.prefix,
+    )
+    _check_usable(scan)
+    return scan
+
+
+# -------------------------------------------------------------------------------------- split
+
+
+def _split_sizes(n: int) -> tuple[int, int, int]:
+    """70/10/20 with round-half-up in integers: 1000 -> (700, 100, 200), 10 -> (7, 1, 2)."""
+    train = (7 * n + 5) // 10
+    val = (n + 5) // 10
+    return train, val, n - train - val
+
+
+def _order_key(seed: int, path: str) -> str:
+    return hashlib.sha256(f"{seed}/{path}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    """Every image's split, and the fingerprint two students compare to know theirs agree."""
+
+    rows: list[tuple[str, str, str]]
+    """(path, class, split) for every image, in the order of ScanResult.paths."""
+    fingerprint: str
+    """Short hex hash of the sorted (split, class, path) triples."""
+    seed: int = 42
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """class -> split -> number of images (every split present, classes sorted)."""
+        out: dict[str, dict[str, int]] = {}
+        for _, name, split in self.rows:
+            out.setdefault(name, dict.fromkeys(SPLITS, 0))[split] += 1
+        return dict(sorted(out.items()))
+
+    def indices(self, split: str) -> list[int]:
+        """Indices into ScanResult.paths of the images in ``split``, ascending."""
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        return [i for i, row in enumerate(self.rows) if row[2] == split]
+
+
+def split_fingerprint(rows: Sequence[tuple[str, str, str]]) -> str:
+    triples = sorted((split, name, path) for path, name, split in rows)
+    text = "\n".join(f"{split}\t{name}\t{path}" for split, name, path in triples)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def split_dataset(scan: ScanResult, seed: int = 42) -> SplitResult:
+    """Split each class on its own, 70/10/20, the same on every machine and listing order.
+
+    Each class's paths are sorted, ordered by sha256(f"{seed}/{path}") (no RNG stream that a
+    library version could change), and the first 70% go to train, the next 10% to val, the rest
+    to test.
+    """
+    by_class: dict[int, list[str]] = {}
+    for path, label in zip(scan.paths, scan.labels, strict=True):
+        by_class.setdefault(label, []).append(path)
+    assignment: dict[str, str] = {}
+    for paths in by_class.values():
+        ordered = sorted(sorted(paths), key=lambda p: _order_key(seed, p))
+        n_train, n_val, _ = _split_sizes(len(ordered))
+        for i, path in enumerate(ordered):
+            assignment[path] = "train" if i < n_train else "val" if i < n_train + n_val else "test"
+    rows = [
+        (path, scan.classes[label], assignment[path])
+        for path, label in zip(scan.paths, scan.labels, strict=True)
+    ]
+    return SplitResult(rows=rows, fingerprint=split_fingerprint(rows), seed=seed)
+
+
+def manifest_text(split: SplitResult) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(("path", "class", "split"))
+    writer.writerows(split.rows)
+    return buffer.getvalue()
+
+
+def write_manifest(split: SplitResult, path: str | Path) -> Path:
+    """Write ``split.csv`` (path, class, split; one row per image) atomically."""
+    return atomic_write_text(path, manifest_text(split))
+
+
+def read_manifest(path: str | Path) -> SplitResult:
+    """Read a ``split.csv`` back (e.g. from a run directory)."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header != ["path", "class", "split"]:
+            raise DataError(f"{path}: not a split manifest (header {header})")
+        rows = [(row[0], row[1], row[2]) for row in reader if row]
+    return SplitResult(rows=rows, fingerprint=split_fingerprint(rows))
+
+
+# ------------------------------------------------------------------------------------ prepare
+
+
+@dataclass
+class PreparedData:
+    """Decoded images, labels, split and training-split statistics: what the loop needs."""
+
+    config: DataConfig
+    scan: ScanResult
+    split: SplitResult
+    images: torch.Tensor
+    """uint8 (N, 3, S, S), ordered like scan.paths, on the CPU."""
+    labels: torch.Tensor
+    """int64 (N,)."""
+    mean: tuple[float, float, float]
+    """Per-channel mean on a 0..1 scale, from the train split only."""
+    std: tuple[float, float, float]
+    cache_path: Path | None = None
+    """The decode cache file the images came from (None when not cached)."""
+    cache_hit: bool = False
+
+    @property
+    def classes(self) -> list[str]:
+        return self.scan.classes
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.scan.classes)
+
+    @property
+    def fingerprint(self) -> str:
+        return self.split.fingerprint
+
+    @property
+    def image_size(self) -> int:
+        return int(self.images.shape[-1])
+
+    def subset_indices(self, split: str) -> torch.Tensor:
+        """int64 indices into images/labels of ``split`` (train, val or test)."""
+        return torch.tensor(self.split.indices(split), dtype=torch.int64)
+
+
+def channel_stats(
+    images: torch.Tensor, indices: torch.Tensor
+) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """Per-channel mean and std (0..1 scale) of ``images[indices]``, computed in chunks."""
+    total = torch.zeros(3, dtype=torch.float64)
+    squares = torch.zeros(3, dtype=torch.float64)
+    count = 0
+    for start in range(0, len(indices), 256):
+        chunk = images[indices[start : start + 256]].to(torch.float64) / 255.0
+        total += chunk.sum(dim=(0, 2, 3))
+        squares += (chunk * chunk).sum(dim=(0, 2, 3))
+        count += chunk.shape[0] * chunk.shape[2] * chunk.shape[3]
+    mean = total / max(count, 1)
+    std = (squares / max(count, 1) - mean * mean).clamp_min(1e-12).sqrt()
+    m, s = mean.tolist(), std.tolist()
+    return (m[0], m[1], m[2]), (s[0], s[1], s[2])
+
+
+def prepare_data(config: DataConfig, progress: ProgressFn | None = None) -> PreparedData:
+    """Scan, split and decode (through the on-disk cache) the data set ``config`` describes."""
+    from workbench.engine.cache import load_or_build
+
+    config.validate()
+    scan = scan_dataset(
+        config.data,
+        cache_dir=config.cache_dir,
+        seed=config.seed,
+        demo_per_class=config.demo_per_class,
+        progress=progress,
+    )
+    split = split_dataset(scan, config.seed)
+    result = load_or_build(
+        scan,
+        config.image_size,
+        config.resize,
+        resolve_cache_dir(config.cache_dir),
+        progress=progress,
+    )
+    images = torch.from_numpy(result.images)
+    labels = torch.tensor(scan.labels, dtype=torch.int64)
+    train = torch.tensor(split.indices("train"), dtype=torch.int64)
+    mean, std = channel_stats(images, train)
+    return PreparedData(
+        config=config,
+        scan=scan,
+        split=split,
+        images=images,
+        labels=labels,
+        mean=mean,
+        std=std,
+        cache_path=result.path,
+        cache_hit=result.hit,
+    )
+
+
+def make_loader(
+    data: PreparedData,
+    split: str,
+    *,
+    batch_size: int,
+    shuffle: bool,
+    augment: str,
+    seed: int,
+    device: torch.device,
+    num_workers: int = 2,
+) -> BatchLoader:
+    """Batches of (x, y) for ``split``: see :class:`workbench.engine.loader.BatchLoader`."""
+    return BatchLoader(
+        data,
+        split,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        augment=augment,
+        seed=seed,
+        device=device,
+        num_workers=num_workers,
+    )
+
+
+# Re-exported so the contract's names all import from here; loader needs only TYPE_CHECKING
+# imports of this module, so there is no import cycle at runtime.
+from workbench.engine.loader import BatchLoader, OneHotDataset  # noqa: E402
+
+__all__ = [
+    "MIN_PER_CLASS",
+    "SPLITS",
+    "BatchLoader",
+    "OneHotDataset",
+    "PreparedData",
+    "ScanResult",
+    "Skipped",
+    "SplitResult",
+    "make_loader",
+    "prepare_data",
+    "read_manifest",
+    "scan_dataset",
+    "seed_everything",
+    "split_dataset",
+    "write_manifest",
+]
