@@ -1,19 +1,394 @@
-"""The Train screen."""
+"""The Train screen: the run form, start/stop/resume, and the live view of a run directory.
+
+The screen never trains: Start launches ``workbench train …`` in its own session
+(:mod:`workbench.tui_launch`), and everything shown comes from the run directory, polled every
+half second (only the new bytes of ``events.jsonl``). Opening it while a run is going attaches
+to that run; a finished run shows its full curves.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.widgets import Static
+import subprocess
+from pathlib import Path
+from typing import Any, ClassVar
 
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Input, Label, ProgressBar, RichLog, Select, Static
+
+from workbench import tui_launch
+from workbench.config import (
+    AUGMENT_BACKENDS,
+    IMAGE_SIZES,
+    LOSSES,
+    OPTIMIZERS,
+    SCHEDULES,
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+)
+from workbench.errors import ConfigError
 from workbench.screens.base import WorkbenchScreen
+from workbench.widgets.plots import MetricPlot
+
+POLL_SECONDS = 0.5
+
+# field id -> (config section, attribute, kind); kind: int, float, str, or a tuple of choices.
+FIELDS: dict[str, tuple[str, str, Any]] = {
+    "image_size": ("data", "image_size", IMAGE_SIZES),
+    "epochs": ("train", "epochs", int),
+    "batch_size": ("train", "batch_size", int),
+    "lr": ("train", "lr", float),
+    "optimizer": ("train", "optimizer", OPTIMIZERS),
+    "schedule": ("train", "schedule", SCHEDULES),
+    "loss": ("train", "loss", LOSSES),
+    "augment": ("data", "augment", AUGMENT_BACKENDS),
+    "seed": ("data", "seed", int),
+    "device": ("train", "device", str),
+}
+LABELS = {"image_size": "size", "batch_size": "batch", "augment": "augment"}
+
+
+def form_errors(
+    values: dict[str, Any], data: str | None, cache_dir: str | None
+) -> tuple[RunConfig | None, dict[str, str]]:
+    """Parse and check the form: the RunConfig, or the message of every invalid field.
+
+    Each field is checked on its own (substituted into the defaults) so that all bad fields
+    are marked at once; then the whole config is validated.
+    """
+    parsed: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name, (_section, _attr, kind) in FIELDS.items():
+        raw = values.get(name)
+        try:
+            if kind is int:
+                value: Any = int(str(raw).strip())
+            elif kind is float:
+                value = float(str(raw).strip())
+            elif kind is str:
+                value = str(raw).strip()
+            else:
+                value = raw
+        except ValueError:
+            errors[name] = f"not a {'whole number' if kind is int else 'number'}: {raw!r}"
+            continue
+        try:
+            _config({name: value}, None, None).validate()
+        except ConfigError as error:
+            errors[name] = error.message
+            continue
+        parsed[name] = value
+    if errors:
+        return None, errors
+    config = _config(parsed, data, cache_dir)
+    try:
+        config.validate()
+    except ConfigError as error:
+        return None, {error.field if error.field in FIELDS else "epochs": error.message}
+    return config, {}
+
+
+def _config(values: dict[str, Any], data: str | None, cache_dir: str | None) -> RunConfig:
+    data_kw = {FIELDS[k][1]: v for k, v in values.items() if FIELDS[k][0] == "data"}
+    train_kw = {FIELDS[k][1]: v for k, v in values.items() if FIELDS[k][0] == "train"}
+    return RunConfig(
+        data=DataConfig(data=data, cache_dir=cache_dir, **data_kw),
+        model=ModelConfig(),
+        train=TrainConfig(**train_kw),
+    )
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 class TrainScreen(WorkbenchScreen):
-    HELP = "Train"
+    """Form on the left, live view of the watched run on the right."""
+
+    HELP = """
+Fill in the form (Tab moves between fields, Escape leaves a field so that keys act again) and
+press **s** to start: the screen runs `workbench train …` as its own process, in a new session,
+so the run keeps going if you quit the workbench or your SSH connection drops. **x** asks it to
+stop (SIGINT: it finishes the batch and saves `last.pt`); **r** resumes a stopped run.
+
+Everything on the right comes from the run directory (`events.jsonl`, `status.json`): loss,
+accuracy, precision and recall per epoch for train and validation, the loss batch by batch,
+progress, images per second, ETA and the event log. Opening the workbench while a run is going
+attaches to it; pick any run on the Runs screen (**3**, Enter) to see its curves here.
+"""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "start", "Start"),
+        Binding("x", "stop", "Stop"),
+        Binding("r", "resume", "Resume"),
+        Binding("f", "toggle_form", "Form"),
+    ]
+
+    class SummaryReady(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
 
     def __init__(self) -> None:
         super().__init__(id="train")
         self.title = "Train"
+        self.tail: tui_launch.RunTail | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self.errors: dict[str, str] = {}
+        self.config: RunConfig | None = None
+        self._drawn_events = -1
+        self._drawn_state = ""
 
+    # ---- layout -------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
-        yield Static("Train")
+        defaults = RunConfig()
+        with Horizontal(id="train-body"):
+            with VerticalScroll(id="train-form"):
+                yield Static("Run", classes="title")
+                for name, (section, attr, kind) in FIELDS.items():
+                    value = getattr(getattr(defaults, section), attr)
+                    with Horizontal(classes="field"):
+                        yield Label(LABELS.get(name, name), classes="field-label")
+                        if isinstance(kind, tuple):
+                            yield Select(
+                                [(str(c), c) for c in kind],
+                                value=value,
+                                allow_blank=False,
+                                id=f"f-{name}",
+                            )
+                        else:
+                            yield Input(str(value), id=f"f-{name}", compact=True)
+                    yield Static("", id=f"e-{name}", classes="field-error")
+                yield Static("", id="form-status")
+                yield Static("s start · x stop · r resume", classes="muted")
+                yield Static("Model", classes="title")
+                yield Static("loading engine…", id="model-summary")
+            with Vertical(id="train-live"):
+                yield Static("no run yet: fill in the form and press s", id="run-header")
+                with Grid(id="plots"):
+                    yield MetricPlot("loss", id="plot-loss")
+                    yield MetricPlot("accuracy", id="plot-accuracy")
+                    yield MetricPlot("precision", id="plot-precision")
+                    yield MetricPlot("recall", id="plot-recall")
+                    yield MetricPlot("batch loss (train)", id="plot-batch")
+                with Horizontal(classes="bars"):
+                    yield Label("epoch", classes="bar-label")
+                    yield ProgressBar(total=None, show_eta=False, id="bar-epoch")
+                    yield Label("batch", classes="bar-label")
+                    yield ProgressBar(total=None, show_eta=False, id="bar-batch")
+                yield Static("", id="run-stats")
+                yield RichLog(id="run-log", max_lines=1000, wrap=True, markup=False)
+
+    def on_mount(self) -> None:
+        self.validate_form()
+        self.set_interval(POLL_SECONDS, self.poll_run)
+        self.watch(self.app, "engine_ready", self._engine_ready)
+        self.watch(
+            self.app, "class_names", lambda _: self._engine_ready(self.wb.engine_ready), init=False
+        )
+
+    def _engine_ready(self, ready: bool) -> None:
+        if not ready:
+            return
+        self.refresh_summary()
+        if self.tail is None:
+            found = find_run_to_attach(self.wb.runs_root)
+            if found is not None:
+                self.attach(found)
+
+    # ---- form ---------------------------------------------------------------------------
+    def form_values(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in FIELDS:
+            widget = self.query_one(f"#f-{name}")
+            values[name] = widget.value if isinstance(widget, (Input, Select)) else None
+        return values
+
+    def validate_form(self) -> RunConfig | None:
+        """Mark invalid fields inline; the valid config or None."""
+        config, errors = form_errors(self.form_values(), self.wb.data_path, self.wb.cache_dir)
+        self.errors, self.config = errors, config
+        for name in FIELDS:
+            self.query_one(f"#f-{name}").set_class(name in errors, "-invalid")
+            self.query_one(f"#e-{name}", Static).update(errors.get(name, ""))
+            self.query_one(f"#e-{name}").display = name in errors
+        status = self.query_one("#form-status", Static)
+        status.update(f"fix {len(errors)} field(s) to start" if errors else "")
+        return config
+
+    def on_input_changed(self, _event: Input.Changed) -> None:
+        self.validate_form()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        self.validate_form()
+        if event.select.id == "f-image_size":
+            self.refresh_summary()
+
+    def refresh_summary(self) -> None:
+        if self.wb.engine_ready:
+            value = self.query_one("#f-image_size", Select).value
+            size = int(value) if isinstance(value, int) else 128
+            self.build_summary(size, max(len(self.wb.class_names), 2) if self.wb.class_names else 3)
+
+    @work(thread=True, exclusive=True, group="summary", exit_on_error=False, name="model summary")
+    def build_summary(self, image_size: int, num_classes: int) -> None:
+        from workbench.engine.model import build_model, summarize
+
+        summary = summarize(build_model(ModelConfig(), num_classes), image_size)
+        lines = [
+            f"{summary.total_params / 1e6:.2f} M parameters, "
+            f"{summary.mult_adds / 1e6:.0f} M mult-adds/image",
+            f"input 3×{image_size}×{image_size}, {num_classes} classes",
+        ]
+        for layer in summary.layers:
+            if layer.kind in ("MaxPool2d", "Linear"):
+                shape = "×".join(str(d) for d in layer.output_shape)
+                lines.append(f"{layer.name:<12} {layer.kind:<9} {shape}")
+        self.post_message(self.SummaryReady("\n".join(lines)))
+
+    def on_train_screen_summary_ready(self, message: SummaryReady) -> None:
+        self.query_one("#model-summary", Static).update(message.text)
+
+    # ---- actions ------------------------------------------------------------------------
+    def action_start(self) -> None:
+        config = self.validate_form()
+        if config is None:
+            reasons = "; ".join(f"{LABELS.get(k, k)}: {v}" for k, v in self.errors.items())
+            self.notify(f"Not started. {reasons}", title="Check the form", severity="error")
+            return
+        if self.tail is not None and self.tail.state.active:
+            self.notify(
+                "A run is already being watched and going; stop it first (x).", severity="warning"
+            )
+            return
+        run_dir = tui_launch.new_run_dir(self.wb.runs_root)
+        self.launch(tui_launch.train_argv(config, run_dir), run_dir)
+
+    def action_stop(self) -> None:
+        state = self.tail.state if self.tail else None
+        if state is None or not state.active or not state.pid:
+            self.notify("No running training to stop.", severity="warning")
+            return
+        if tui_launch.stop_training(state.pid):
+            self.notify("Stop asked (SIGINT): the run finishes its batch and saves last.pt.")
+        else:
+            self.notify("The training process is not there any more.", severity="warning")
+
+    def action_resume(self) -> None:
+        state = self.tail.state if self.tail else None
+        if state is None or state.state not in ("stopped", "lost", "failed"):
+            self.notify(
+                "Only a stopped run can be resumed; pick one on the Runs screen.",
+                severity="warning",
+            )
+            return
+        self.launch(tui_launch.train_argv(RunConfig(), state.run_dir, resume=True), state.run_dir)
+
+    def action_toggle_form(self) -> None:
+        form = self.query_one("#train-form")
+        form.display = not form.display
+
+    def launch(self, argv: list[str], run_dir: Path) -> None:
+        try:
+            self.process = tui_launch.start_training(argv, run_dir)
+        except OSError as error:
+            self.notify(f"Could not start training: {error}", severity="error")
+            return
+        self.attach(run_dir, pid=self.process.pid)
+        self.notify(f"Training started in {run_dir} (pid {self.process.pid}).")
+        if self.size.width < 120:
+            self.query_one("#train-form").display = False
+
+    # ---- live view ----------------------------------------------------------------------
+    def attach(self, run_dir: Path, *, pid: int = 0) -> None:
+        """Watch ``run_dir`` from now on (its whole history is read on the next poll)."""
+        self.tail = tui_launch.RunTail(run_dir, pid=pid)
+        self._drawn_events, self._drawn_state = -1, ""
+        if self.is_mounted:
+            self.query_one("#run-log", RichLog).clear()
+            self.poll_run()
+
+    def poll_run(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            self.process = None  # reaped: a finished child is not left as a zombie
+        if self.tail is None or not self.wb.engine_ready:
+            return
+        new_lines = self.tail.poll()
+        log = self.query_one("#run-log", RichLog)
+        for line in new_lines:
+            log.write(line)
+        state = self.tail.state
+        if (self.tail.events_seen, state.state) != (self._drawn_events, self._drawn_state):
+            if state.state == "failed" and self._drawn_state not in ("", "failed"):
+                self.notify(state.message, title="The run failed", severity="error", timeout=15)
+            self._drawn_events, self._drawn_state = self.tail.events_seen, state.state
+            self.draw(state)
+
+    def draw(self, s: tui_launch.RunState) -> None:
+        mark = {"running": "●", "finished": "✓", "failed": "✗", "stopped": "■", "lost": "?"}
+        header = f"run {s.run_id} {mark.get(s.state, '…')} {s.state}"
+        if s.epochs:
+            header += f" · epoch {s.epoch}/{s.epochs}"
+        if s.best_epoch:
+            header += f" · best val acc {s.best_val_accuracy:.3f} @ {s.best_epoch}"
+        self.wb.run_status = (
+            f"{s.run_id} {mark.get(s.state, '…')} {s.epoch}/{s.epochs}" if s.active else ""
+        )
+        head = self.query_one("#run-header", Static)
+        head.update(header + (f"\n{s.message}" if s.message else ""))
+        head.set_class(s.state == "failed", "error-text")
+        epochs = s.epoch_numbers
+        with self.app.batch_update():
+            for name in ("loss", "accuracy", "precision", "recall"):
+                self.query_one(f"#plot-{name}", MetricPlot).set_series(
+                    [("train", epochs, s.train.get(name, [])), ("val", epochs, s.val.get(name, []))]
+                )
+            xs = [x for x, _ in s.batch_loss]
+            ys = [y for _, y in s.batch_loss]
+            self.query_one("#plot-batch", MetricPlot).set_series([("train", xs, ys)])
+            done = len(epochs)
+            self.query_one("#bar-epoch", ProgressBar).update(total=s.epochs or None, progress=done)
+            batch_bar = self.query_one("#bar-batch", ProgressBar)
+            batch_bar.update(total=s.batches or None, progress=s.batch if s.active else s.batches)
+            stats = [s.phase] if s.active and s.phase else []
+            if s.images_per_second:
+                stats.append(f"{s.images_per_second:.0f} img/s")
+            if s.active and s.eta_seconds:
+                stats.append(f"ETA {_duration(s.eta_seconds)}")
+            if s.device:
+                stats.append(s.device)
+            self.query_one("#run-stats", Static).update("  ".join(stats))
+
+    def exit_note(self) -> str | None:
+        s = self.tail.state if self.tail else None
+        if s is not None and s.active and s.pid and tui_launch.pid_alive(s.pid):
+            return (
+                f"Run {s.run_id} keeps training in the background (pid {s.pid}); "
+                f"run `workbench` again to watch it, or `kill -INT {s.pid}` to stop it."
+            )
+        return None
+
+
+def find_run_to_attach(runs_root: Path) -> Path | None:
+    """The run to show on opening: one still running, else the newest run."""
+    try:
+        candidates = [p for p in runs_root.iterdir() if p.is_dir()]
+    except OSError:
+        return None
+    candidates.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    for run_dir in candidates:
+        status = tui_launch.read_json(run_dir / tui_launch.STATUS)
+        if status.get("state") == "running" and tui_launch.pid_alive(int(status.get("pid") or 0)):
+            return run_dir
+    for run_dir in candidates:
+        if (run_dir / tui_launch.EVENTS).exists():
+            return run_dir
+    return None

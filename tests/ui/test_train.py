@@ -1,0 +1,100 @@
+"""The Train screen: form validation, model summary, attaching to run directories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Input, RichLog, Static
+
+from tests.ui.rundirs import write_run
+from workbench.screens.train import TrainScreen, form_errors
+from workbench.widgets.plots import MetricPlot
+
+
+async def _ready(app, pilot) -> TrainScreen:  # type: ignore[no-untyped-def]
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    screen = app.screen
+    assert isinstance(screen, TrainScreen)
+    return screen
+
+
+def test_form_errors_marks_every_bad_field() -> None:
+    values = {
+        "image_size": 128, "epochs": "zero", "batch_size": "0", "lr": "-1", "optimizer": "adamw",
+        "schedule": "cosine", "loss": "ce", "augment": "builtin", "seed": "42", "device": "tpu",
+    }  # fmt: skip
+    config, errors = form_errors(values, None, None)
+    assert config is None
+    assert set(errors) == {"epochs", "batch_size", "lr", "device"}
+    values.update(epochs="2", batch_size="8", lr="1e-3", device="cpu")
+    config, errors = form_errors(values, None, None)
+    assert errors == {}
+    assert config is not None and config.train.epochs == 2
+
+
+async def test_bad_values_refuse_start(make_app, runs_root: Path) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(start_mode="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _ready(app, pilot)
+        screen.query_one("#f-lr", Input).value = "fast"
+        await pilot.pause()
+        assert screen.query_one("#f-lr").has_class("-invalid")
+        assert "number" in str(screen.query_one("#e-lr", Static).render())
+        screen.set_focus(None)
+        await pilot.press("s")
+        await pilot.pause()
+        assert screen.tail is None
+        assert list(runs_root.iterdir()) == []
+        assert any("Not started" in n.message for n in app._notifications)
+
+
+async def test_model_summary_follows_image_size(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(start_mode="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _ready(app, pilot)
+        text = str(screen.query_one("#model-summary", Static).render())
+        assert "parameters" in text and "3×128×128" in text
+        from textual.widgets import Select
+
+        screen.query_one("#f-image_size", Select).value = 64
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "3×64×64" in str(screen.query_one("#model-summary", Static).render())
+
+
+async def test_finished_run_shows_full_curves(make_app, runs_root: Path) -> None:  # type: ignore[no-untyped-def]
+    write_run(runs_root / "r1", epochs_done=3, epochs=3)
+    app = make_app(start_mode="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _ready(app, pilot)
+        assert screen.tail is not None and screen.tail.state.state == "finished"
+        loss = screen.query_one("#plot-loss", MetricPlot)
+        assert [label for label, _, _ in loss.series] == ["train", "val"]
+        assert list(loss.series[0][1]) == [1, 2, 3]
+        assert len(screen.query_one("#plot-batch", MetricPlot).series[0][1]) == 6
+        assert "finished" in str(screen.query_one("#run-header", Static).render())
+        assert len(screen.query_one("#run-log", RichLog).lines) >= 4
+
+
+async def test_failed_run_says_why(make_app, runs_root: Path) -> None:  # type: ignore[no-untyped-def]
+    write_run(runs_root / "bad", epochs_done=2, end="failed")
+    app = make_app(start_mode="train")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _ready(app, pilot)
+        header = str(screen.query_one("#run-header", Static).render())
+        assert "NaN" in header and "failed" in header
+
+
+async def test_running_run_is_attached_and_gone_process_is_lost(make_app, runs_root: Path) -> None:  # type: ignore[no-untyped-def]
+    write_run(runs_root / "old", epochs_done=3, epochs=3)
+    write_run(runs_root / "live", epochs_done=1, end=None)  # this test process is the "trainer"
+    app = make_app(start_mode="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _ready(app, pilot)
+        assert screen.tail is not None and screen.tail.run_dir.name == "live"
+        assert screen.tail.state.state == "running"
+        assert "live" in app.run_status
+        note = screen.exit_note()
+        assert note is not None and "keeps training" in note

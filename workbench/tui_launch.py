@@ -1,0 +1,277 @@
+"""What the TUI does to a training process and its run directory; no Textual in here.
+
+* :func:`start_training` runs ``workbench train …`` as its own process in a new session, so the
+  run survives the TUI closing and an SSH drop; its stdout and stderr go to ``tui.log`` in the
+  run directory. :func:`stop_training` sends it SIGINT (the loop finishes the batch, writes
+  ``last.pt`` and marks the run stopped).
+* :class:`RunTail` follows a run directory: each :meth:`RunTail.poll` reads ``status.json`` and
+  only the bytes appended to ``events.jsonl`` since the last poll (through the engine's reader,
+  :class:`workbench.engine.runs.Run`, imported lazily: it pulls in torch), and folds the new
+  events into a :class:`RunState` that the screens draw.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.config import RunConfig
+
+EVENTS = "events.jsonl"
+STATUS = "status.json"
+CONFIG = "config.json"
+LAUNCH_LOG = "tui.log"
+STALE_HEARTBEAT_S = 120.0
+"""A running run whose process is gone, or silent this long, is shown as lost."""
+
+
+def train_argv(config: RunConfig, run_dir: Path, *, resume: bool = False) -> list[str]:
+    """The ``workbench train`` command line for ``config`` writing into ``run_dir``."""
+    argv = [sys.executable, "-m", "workbench", "train", "--run-dir", str(run_dir)]
+    if resume:
+        return [*argv, "--resume"]
+    data, train = config.data, config.train
+    if data.data:
+        argv += ["--data", data.data]
+    if data.cache_dir:
+        argv += ["--cache-dir", data.cache_dir]
+    argv += [
+        "--image-size", str(data.image_size),
+        "--epochs", str(train.epochs),
+        "--batch-size", str(train.batch_size),
+        "--lr", repr(train.lr),
+        "--optimizer", train.optimizer,
+        "--schedule", train.schedule,
+        "--loss", train.loss,
+        "--augment", data.augment,
+        "--seed", str(data.seed),
+        "--device", train.device,
+    ]  # fmt: skip
+    return argv
+
+
+def new_run_dir(runs_root: Path) -> Path:
+    """A fresh, unused run directory name under ``runs_root`` (not created)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate = runs_root / f"tui-{stamp}"
+    n = 1
+    while candidate.exists():
+        n += 1
+        candidate = runs_root / f"tui-{stamp}-{n}"
+    return candidate
+
+
+def start_training(argv: list[str], run_dir: Path) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in a new session, its output appended to ``run_dir/tui.log``."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with open(run_dir / LAUNCH_LOG, "ab") as log:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+        )
+
+
+def stop_training(pid: int) -> bool:
+    """Ask the training process to stop (SIGINT); False if it is not there any more."""
+    try:
+        os.kill(pid, signal.SIGINT)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from a file written atomically; {} when absent or unreadable."""
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def launch_log_tail(run_dir: Path, lines: int = 8) -> str:
+    """The last lines of the launched process's output (for a run that died early)."""
+    try:
+        text = (run_dir / LAUNCH_LOG).read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+@dataclass
+class RunState:
+    """Everything the live view shows, folded from a run's events and status."""
+
+    run_dir: Path
+    run_id: str = ""
+    state: str = "waiting"
+    """waiting (no events yet), running, finished, stopped, failed or lost."""
+    pid: int = 0
+    device: str = ""
+    classes: tuple[str, ...] = ()
+    epochs: int = 0
+    epoch: int = 0
+    """Epoch in progress (or last completed when not running)."""
+    phase: str = ""
+    batch: int = 0
+    batches: int = 0
+    images_per_second: float = 0.0
+    eta_seconds: float = 0.0
+    params: int = 0
+    train: dict[str, list[float]] = field(default_factory=dict)
+    """Metric name -> one value per completed epoch (loss, accuracy, precision, recall, f1)."""
+    val: dict[str, list[float]] = field(default_factory=dict)
+    epoch_numbers: list[int] = field(default_factory=list)
+    batch_loss: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=4000))
+    """(fractional epoch, running training loss) from the progress events."""
+    best_epoch: int = 0
+    best_val_accuracy: float = 0.0
+    message: str = ""
+    """Why a run failed or stopped, in plain words."""
+    log: list[str] = field(default_factory=list)
+    """Lines for the event log (new ones are appended)."""
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return self.state in ("waiting", "running")
+
+
+METRICS = ("loss", "accuracy", "precision", "recall", "f1")
+
+
+class RunTail:
+    """Follows one run directory; :meth:`poll` returns the log lines that are new."""
+
+    def __init__(self, run_dir: Path, *, pid: int = 0) -> None:
+        self.run_dir = Path(run_dir)
+        self.state = RunState(self.run_dir, run_id=self.run_dir.name, pid=pid)
+        self._offset = 0
+        self._lost = False
+        self.events_seen = 0
+
+    def poll(self) -> list[str]:
+        """Read what was appended since the last poll; update :attr:`state`."""
+        from workbench.engine.runs import Run
+
+        run = Run(self.run_dir)
+        before = len(self.state.log)
+        try:
+            events, self._offset = run.events(self._offset)
+        except (OSError, ValueError, TypeError, KeyError) as error:
+            events = []
+            self.state.message = f"cannot read events.jsonl: {error}"
+        for event in events:
+            self.events_seen += 1
+            self._apply(event)
+        try:
+            status = run.status()
+        except (OSError, ValueError):
+            status = None  # being replaced right now; the next poll reads it
+        self._apply_status(status)
+        return self.state.log[before:]
+
+    def _apply(self, event: Any) -> None:
+        s = self.state
+        kind = event.kind
+        stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
+        if kind == "run_started":
+            s.run_id, s.device, s.classes = event.run_id, event.device, tuple(event.classes)
+            s.epochs, s.params, s.config = event.epochs, event.params, dict(event.config)
+            s.pid = event.pid or s.pid
+            s.state, s.message = "running", ""
+            s.batches = event.train_batches
+            keep = sum(1 for e in s.epoch_numbers if e <= event.start_epoch)
+            del s.epoch_numbers[keep:]
+            for series in (*s.train.values(), *s.val.values()):
+                del series[keep:]
+            verb = "resumed after epoch" if event.resumed else "started, epochs done:"
+            s.log.append(f"{stamp} {verb} {event.start_epoch} on {event.device}")
+        elif kind == "progress":
+            s.state = "running"
+            s.epoch, s.epochs, s.phase = event.epoch, event.epochs, event.phase
+            s.batch, s.batches = event.batch, event.batches
+            s.eta_seconds = event.eta_seconds
+            if event.phase == "train":
+                s.images_per_second = event.images_per_second
+                x = event.epoch - 1 + event.batch / max(event.batches, 1)
+                s.batch_loss.append((x, event.loss))
+        elif kind == "epoch_end":
+            if event.epoch in s.epoch_numbers:  # a resumed run repeats nothing, but be safe
+                return
+            s.epoch, s.epochs = event.epoch, event.epochs
+            s.epoch_numbers.append(event.epoch)
+            for name in METRICS:
+                s.train.setdefault(name, []).append(float(getattr(event.train, name)))
+                s.val.setdefault(name, []).append(float(getattr(event.val, name)))
+            s.best_epoch, s.best_val_accuracy = event.best_epoch, event.best_val_accuracy
+            s.images_per_second = event.images_per_second
+            s.log.append(
+                f"{stamp} epoch {event.epoch}/{event.epochs}  train loss {event.train.loss:.3f} "
+                f"acc {event.train.accuracy:.3f}  val loss {event.val.loss:.3f} "
+                f"acc {event.val.accuracy:.3f}  {event.seconds:.1f}s"
+                + ("  ★ best" if event.improved else "")
+            )
+        elif kind == "checkpoint":
+            s.log.append(f"{stamp} checkpoint {event.name}.pt (epoch {event.epoch})")
+        elif kind == "run_finished":
+            s.state = "finished"
+            s.log.append(
+                f"{stamp} finished ({event.reason}): best val acc {event.best_val_accuracy:.3f}"
+                f" at epoch {event.best_epoch}, {event.seconds:.0f}s"
+            )
+        elif kind == "run_stopped":
+            s.state = "stopped"
+            s.message = f"stopped ({event.reason}) after {event.epochs_done} epochs; r resumes"
+            s.log.append(f"{stamp} {s.message}")
+        elif kind == "run_failed":
+            s.state = "failed"
+            where = f" (epoch {event.epoch}, batch {event.batch})" if event.epoch else ""
+            s.message = f"failed{where}: {event.message}"
+            s.log.append(f"{stamp} {s.message}")
+
+    def _apply_status(self, status: Any) -> None:
+        s = self.state
+        if status is not None:
+            s.pid = status.pid or s.pid
+            if status.state in ("finished", "stopped", "failed"):
+                s.state = status.state
+                if status.state == "failed" and not s.message:
+                    s.message = f"failed: {status.message or 'see tui.log in the run folder'}"
+            elif status.state == "running" and not self._lost:
+                s.state = "running"
+        if s.state in ("waiting", "running") and s.pid and not pid_alive(s.pid):
+            if s.state == "waiting":
+                s.state = "failed"
+                tail = launch_log_tail(self.run_dir, 4) or "no output"
+                s.message = f"the training process exited before it started: {tail}"
+            else:
+                self._lost = True
+                s.state = "lost"
+                s.message = "the training process is gone (killed?); r resumes from last.pt"
+            s.log.append(s.message)

@@ -1,0 +1,55 @@
+"""Metric plots: dumb textual-plotext widgets that hold their series and redraw on demand."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual_plotext import PlotextPlot
+
+Series = tuple[str, Sequence[float], Sequence[float]]
+"""(label, x values, y values)."""
+
+
+class MetricPlot(PlotextPlot):
+    """A line plot of one metric; ``series`` is what it shows (tests read it)."""
+
+    DEFAULT_CSS = """
+    MetricPlot { min-height: 6; min-width: 20; }
+    """
+
+    def __init__(
+        self,
+        title: str,
+        *,
+        xlabel: str = "epoch",
+        id: str | None = None,
+        ylim: tuple[float, float] | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self.plot_title = title
+        self.xlabel = xlabel
+        self.ylim = ylim
+        self.series: list[Series] = []
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.replot()
+
+    def set_series(self, series: Sequence[Series]) -> None:
+        """Replace what is shown and redraw."""
+        self.series = [(label, list(xs), list(ys)) for label, xs, ys in series]
+        self.replot()
+
+    def replot(self) -> None:
+        plt = self.plt
+        plt.clear_figure()
+        plt.title(self.plot_title)
+        plt.xlabel(self.xlabel)
+        drawn = False
+        for label, xs, ys in self.series:
+            if len(xs):
+                plt.plot(list(xs), list(ys), label=label, marker="braille")
+                drawn = True
+        if self.ylim is not None and drawn:
+            plt.ylim(*self.ylim)
+        self.refresh()
