@@ -1,19 +1,236 @@
-"""The Runs screen."""
+"""The Runs screen: every run under the runs folder, and an overlay of their validation curves.
+
+The table is read by the engine's run-directory reader (:func:`workbench.engine.runs.list_runs`)
+in a thread worker, again every few seconds, so runs that are going or have just finished show
+up on their own. Space marks runs; the marked runs' validation accuracy and loss are overlaid.
+Enter opens a run on the Train screen (its full curves, or its live view if it is going).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
 from textual.app import ComposeResult
-from textual.widgets import Static
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Static
 
 from workbench.screens.base import WorkbenchScreen
+from workbench.widgets.plots import MetricPlot
+
+REFRESH_SECONDS = 3.0
+COLUMNS = (
+    "",
+    "run",
+    "status",
+    "data",
+    "size",
+    "epochs",
+    "lr",
+    "loss",
+    "aug",
+    "best val",
+    "@",
+    "time",
+)
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One run as the table shows it, plus its validation curves."""
+
+    path: Path
+    cells: tuple[str, ...]
+    epochs: tuple[int, ...]
+    val_accuracy: tuple[float, ...]
+    val_loss: tuple[float, ...]
+
+
+def read_run_rows(root: Path) -> list[RunRow]:
+    """Every run under ``root``, newest first (engine reader; imports torch)."""
+    from workbench.engine.runs import list_runs
+
+    rows = []
+    for run in list_runs(root):
+        try:
+            document: dict[str, Any] = run.config_document()
+            status = run.status()
+            val = run.metrics("val")
+            train = run.metrics("train")
+        except (OSError, ValueError, KeyError) as error:
+            cells = ("", run.id, f"unreadable: {error}", *("",) * 9)
+            rows.append(RunRow(run.path, cells, (), (), ()))
+            continue
+        data, tr = document.get("data", {}), document.get("train", {})
+        best = max(val, key=lambda r: (r.accuracy, -r.loss), default=None)
+        seconds = sum(r.seconds for r in train) + sum(r.seconds for r in val)
+        state = status.effective_state if status else "starting"
+        total = status.epochs if status and status.epochs else tr.get("epochs", "?")
+        done = f"{len(val)}/{total}"
+        cells = (
+            "",
+            run.id,
+            state,
+            Path(data.get("data") or "demo").name,
+            str(data.get("image_size", "")),
+            done,
+            f"{tr.get('lr', 0):g}",
+            str(tr.get("loss", "")),
+            str(data.get("augment", "")),
+            f"{best.accuracy:.3f}" if best else "–",
+            str(best.epoch) if best else "–",
+            _duration(seconds),
+        )
+        rows.append(
+            RunRow(
+                run.path,
+                cells,
+                tuple(r.epoch for r in val),
+                tuple(r.accuracy for r in val),
+                tuple(r.loss for r in val),
+            )
+        )
+    return rows
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 class RunsScreen(WorkbenchScreen):
-    HELP = "Runs"
+    """Table of runs on top, overlay of the marked runs' validation curves below."""
+
+    HELP = """
+Every run under the runs folder (`runs/` where you started the workbench): its state, data,
+key hyper-parameters, best validation accuracy and its epoch, and training time. The table
+re-reads the folder every few seconds, so a run going in the background shows its progress.
+
+Mark runs with **space** to overlay their validation accuracy and loss below, to compare
+hyper-parameters. **Enter** opens the run under the cursor on the Train screen (full curves,
+or the live view if it is still going). Sweeps are started with `workbench sweep` on the
+command line; their runs appear here.
+"""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle_mark", "Mark"),
+        Binding("enter", "open_run", "Open"),
+        Binding("c", "clear_marks", "Clear marks"),
+        Binding("g", "refresh", "Reload"),
+    ]
+
+    class RowsLoaded(Message):
+        def __init__(self, rows: list[RunRow]) -> None:
+            super().__init__()
+            self.rows = rows
 
     def __init__(self) -> None:
         super().__init__(id="runs")
         self.title = "Runs"
+        self.rows: dict[str, RunRow] = {}
+        self.marked: set[str] = set()
 
     def compose_body(self) -> ComposeResult:
-        yield Static("Runs")
+        with Vertical(id="runs-body"):
+            yield Static("loading engine…", id="runs-note")
+            table: DataTable[str] = DataTable(
+                id="runs-table", cursor_type="row", zebra_stripes=True
+            )
+            yield table
+            with Horizontal(id="runs-plots"):
+                yield MetricPlot("validation accuracy (marked runs)", id="overlay-accuracy")
+                yield MetricPlot("validation loss (marked runs)", id="overlay-loss")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for column in COLUMNS:
+            table.add_column(column, key=column or "mark")
+        self.watch(self.app, "engine_ready", self._engine_ready)
+        self.set_interval(REFRESH_SECONDS, self.action_refresh)
+
+    def _engine_ready(self, ready: bool) -> None:
+        if ready:
+            self.action_refresh()
+
+    def action_refresh(self) -> None:
+        if self.wb.engine_ready:
+            self.load_rows(self.wb.runs_root)
+
+    @work(thread=True, exclusive=True, group="runs", exit_on_error=False, name="reading runs")
+    def load_rows(self, root: Path) -> None:
+        self.post_message(self.RowsLoaded(read_run_rows(root)))
+
+    def on_runs_screen_rows_loaded(self, message: RowsLoaded) -> None:
+        table = self.query_one(DataTable)
+        new = {str(row.path): row for row in message.rows}
+        if [r.cells for r in new.values()] == [r.cells for r in self.rows.values()]:
+            self.rows = new
+            return
+        cursor_key = self._cursor_key()
+        self.rows = new
+        self.marked &= set(new)
+        table.clear()
+        for key, row in new.items():
+            cells = ("✓" if key in self.marked else "", *row.cells[1:])
+            table.add_row(*cells, key=key)
+        if cursor_key in new:
+            table.move_cursor(row=table.get_row_index(cursor_key))
+        note = (
+            f"{len(new)} run(s) in {self.wb.runs_root}"
+            if new
+            else (f"no runs in {self.wb.runs_root} yet: start one on the Train screen (2)")
+        )
+        self.query_one("#runs-note", Static).update(note + " · space marks, enter opens")
+        self.draw_overlay()
+
+    def _cursor_key(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return str(row_key.value)
+
+    def action_toggle_mark(self) -> None:
+        key = self._cursor_key()
+        if key is None:
+            return
+        self.marked ^= {key}
+        self.query_one(DataTable).update_cell(key, "mark", "✓" if key in self.marked else "")
+        self.draw_overlay()
+
+    def action_clear_marks(self) -> None:
+        table = self.query_one(DataTable)
+        for key in self.marked:
+            table.update_cell(key, "mark", "")
+        self.marked.clear()
+        self.draw_overlay()
+
+    def draw_overlay(self) -> None:
+        marked = [self.rows[k] for k in self.rows if k in self.marked]
+        with self.app.batch_update():
+            self.query_one("#overlay-accuracy", MetricPlot).set_series(
+                [(row.path.name, row.epochs, row.val_accuracy) for row in marked]
+            )
+            self.query_one("#overlay-loss", MetricPlot).set_series(
+                [(row.path.name, row.epochs, row.val_loss) for row in marked]
+            )
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_run()
+
+    def action_open_run(self) -> None:
+        key = self._cursor_key()
+        if key is None:
+            return
+        self.app.switch_mode("train")
+        screen = self.app.screen
+        attach = getattr(screen, "attach", None)
+        if attach is not None:
+            attach(Path(key))
