@@ -288,6 +288,7 @@ class AlbumentationsAugment:
                     rotate=(-15, 15),
                     translate_percent=(-0.08, 0.08),
                     scale=(0.9, 1.1),
+                    keep_ratio=True,
                     border_mode=cv2.BORDER_REFLECT_101,
                     p=0.5,
                 ),
@@ -346,7 +347,7 @@ def preview_augmentations(
     if backend == "none":
         return [(image.copy(), "no augmentation") for _ in range(n)]
     if backend == "builtin":
-        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
+        x = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1).float() / 255.0
         batch = x.unsqueeze(0).repeat(n, 1, 1, 1)
         generator = torch.Generator().manual_seed(seed)
         out, records = BatchAugment()(batch, generator, record=True)

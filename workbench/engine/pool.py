@@ -40,10 +40,13 @@ def map_chunks(
     ``fn`` must be a module-level function (it is pickled to spawned workers, which import only
     the engine, not the caller's main module state).
     """
-    chunks = [items[i : i + chunk_size] for i in range(0, len(items), chunk_size)]
     total = len(items)
     report(progress, task, 0, total)
-    workers = min(workers or cpu_count(), MAX_WORKERS, len(chunks))
+    workers = min(workers or cpu_count(), MAX_WORKERS)
+    # Several chunks per worker balance the load and keep the progress bar moving.
+    chunk_size = max(1, min(chunk_size, -(-total // (workers * 4))))
+    chunks = [items[i : i + chunk_size] for i in range(0, total, chunk_size)]
+    workers = min(workers, len(chunks))
     results: list[R] = []
     done = 0
     if workers <= 1 or total < PARALLEL_MIN_ITEMS:

@@ -1,0 +1,81 @@
+"""The decode cache: a hit equals a fresh decode; changed or added files invalidate it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from workbench.config import DataConfig
+from workbench.engine import pool
+from workbench.engine.cache import decode_all
+from workbench.engine.data import prepare_data, scan_dataset
+
+MakeFolder = Callable[..., Path]
+
+
+def _config(folder: Path, cache_dir: Path, **extra: object) -> DataConfig:
+    settings: dict[str, object] = {"image_size": 64, **extra}
+    return DataConfig(data=str(folder), cache_dir=str(cache_dir), **settings)  # type: ignore[arg-type]
+
+
+def test_cache_hit_equals_a_fresh_decode(image_folder: Path, cache_dir: Path) -> None:
+    first = prepare_data(_config(image_folder, cache_dir))
+    assert not first.cache_hit and first.cache_path is not None and first.cache_path.exists()
+    second = prepare_data(_config(image_folder, cache_dir))
+    assert second.cache_hit and second.cache_path == first.cache_path
+    assert torch.equal(first.images, second.images)
+    fresh = decode_all(first.scan, 64, "squash")
+    assert np.array_equal(fresh, second.images.numpy())
+    assert second.images.dtype == torch.uint8 and second.images.shape == (36, 3, 64, 64)
+    assert second.images.is_contiguous() and second.images.numpy().flags.writeable
+
+
+def test_changed_and_added_files_invalidate_the_cache(image_folder: Path, cache_dir: Path) -> None:
+    first = prepare_data(_config(image_folder, cache_dir))
+    target = image_folder / "dogs" / "dogs_0003.png"
+    rng = np.random.default_rng(99)
+    from PIL import Image
+
+    Image.fromarray(rng.integers(0, 256, (50, 50, 3), dtype=np.uint8)).save(target)
+    changed = prepare_data(_config(image_folder, cache_dir))
+    assert not changed.cache_hit and changed.scan.identity != first.scan.identity
+    index = changed.scan.paths.index("dogs/dogs_0003.png")
+    assert not torch.equal(changed.images[index], first.images[index])
+    Image.fromarray(rng.integers(0, 256, (50, 50, 3), dtype=np.uint8)).save(
+        image_folder / "panda" / "new.png"
+    )
+    added = prepare_data(_config(image_folder, cache_dir))
+    assert not added.cache_hit and len(added.scan.paths) == 37
+
+
+def test_size_and_resize_mode_are_part_of_the_key(image_folder: Path, cache_dir: Path) -> None:
+    squash = prepare_data(_config(image_folder, cache_dir))
+    crop = prepare_data(_config(image_folder, cache_dir, resize="crop"))
+    pad = prepare_data(_config(image_folder, cache_dir, resize="pad", image_size=128))
+    assert len({squash.cache_path, crop.cache_path, pad.cache_path}) == 3
+    assert not crop.cache_hit and pad.images.shape[-1] == 128
+    assert not torch.equal(squash.images, crop.images)
+
+
+def test_corrupt_cache_file_is_rebuilt(image_folder: Path, cache_dir: Path) -> None:
+    first = prepare_data(_config(image_folder, cache_dir))
+    assert first.cache_path is not None
+    first.cache_path.write_bytes(b"garbage")
+    again = prepare_data(_config(image_folder, cache_dir))
+    assert not again.cache_hit and torch.equal(again.images, first.images)
+
+
+def test_process_pool_decodes_like_one_process(
+    image_folder: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scan = scan_dataset(str(image_folder), cache_dir=str(cache_dir))
+    serial = decode_all(scan, 64, "squash")
+    monkeypatch.setattr(pool, "PARALLEL_MIN_ITEMS", 0)
+    calls: list[tuple[str, int, int]] = []
+    parallel = decode_all(scan, 64, "squash", progress=lambda *a: calls.append(a))
+    assert np.array_equal(serial, parallel)
+    assert calls[0][1] == 0 and calls[-1][1:] == (36, 36)

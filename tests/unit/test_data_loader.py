@@ -1,0 +1,101 @@
+"""PreparedData, OneHotDataset and BatchLoader: one-hot targets, normalisation, determinism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from workbench.config import DataConfig
+from workbench.engine.data import OneHotDataset, PreparedData, make_loader, prepare_data
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture
+def prepared(image_folder: Path, cache_dir: Path) -> PreparedData:
+    return prepare_data(DataConfig(data=str(image_folder), image_size=64, cache_dir=str(cache_dir)))
+
+
+def test_prepared_data(prepared: PreparedData) -> None:
+    assert prepared.classes == ["cats", "dogs", "panda"]
+    assert prepared.labels.dtype == torch.int64 and prepared.labels.shape == (36,)
+    assert len(prepared.fingerprint) == 12
+    train = prepared.subset_indices("train")
+    assert train.dtype == torch.int64 and len(train) == 3 * 8
+    pixels = prepared.images[train].to(torch.float64) / 255
+    mean = pixels.mean(dim=(0, 2, 3))
+    std = pixels.std(dim=(0, 2, 3), unbiased=False)
+    assert torch.allclose(mean, torch.tensor(prepared.mean, dtype=torch.float64), atol=1e-6)
+    assert torch.allclose(std, torch.tensor(prepared.std, dtype=torch.float64), atol=1e-6)
+
+
+def test_one_hot_dataset(prepared: PreparedData) -> None:
+    dataset = OneHotDataset(prepared, "val")
+    assert len(dataset) == 3
+    x, y = dataset[0]
+    assert x.dtype == torch.float32 and x.shape == (3, 64, 64)
+    assert y.dtype == torch.float32 and y.shape == (3,) and y.sum() == 1
+    index = int(prepared.subset_indices("val")[0])
+    assert int(y.argmax()) == int(prepared.labels[index])
+
+
+@pytest.mark.parametrize("augment", ["none", "builtin", "albumentations"])
+def test_loader_shapes_and_one_hot(prepared: PreparedData, augment: str) -> None:
+    loader = make_loader(
+        prepared, "train", batch_size=10, shuffle=True, augment=augment, seed=1, device=CPU,
+        num_workers=0,
+    )  # fmt: skip
+    batches = list(loader)
+    assert len(loader) == len(batches) == 3
+    assert [len(y) for _, y in batches] == [10, 10, 4]
+    for x, y in batches:
+        assert x.dtype == torch.float32 and x.shape[1:] == (3, 64, 64) and x.device == CPU
+        assert y.dtype == torch.float32 and y.shape[1] == 3
+        assert torch.equal(y.sum(dim=1), torch.ones(len(y)))
+
+
+def test_unaugmented_train_split_is_normalised(prepared: PreparedData) -> None:
+    loader = make_loader(
+        prepared, "train", batch_size=64, shuffle=False, augment="none", seed=0, device=CPU
+    )
+    x = torch.cat([x for x, _ in loader])
+    assert torch.allclose(x.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-4)
+    assert torch.allclose(x.std(dim=(0, 2, 3), unbiased=False), torch.ones(3), atol=1e-3)
+
+
+@pytest.mark.parametrize("augment", ["builtin", "albumentations"])
+def test_epoch_is_a_pure_function_of_seed_and_epoch(prepared: PreparedData, augment: str) -> None:
+    def epoch(seed: int, number: int) -> list[torch.Tensor]:
+        loader = make_loader(
+            prepared, "train", batch_size=8, shuffle=True, augment=augment, seed=seed,
+            device=CPU, num_workers=0,
+        )  # fmt: skip
+        loader.set_epoch(number)
+        return [torch.cat([x.flatten(), y.flatten()]) for x, y in loader]
+
+    first = epoch(5, 3)
+    assert all(torch.equal(a, b) for a, b in zip(first, epoch(5, 3), strict=True))
+    assert not torch.equal(first[0], epoch(5, 4)[0])
+    assert not torch.equal(first[0], epoch(6, 3)[0])
+
+
+def test_eval_loader_keeps_order(prepared: PreparedData) -> None:
+    loader = make_loader(
+        prepared, "test", batch_size=4, shuffle=False, augment="none", seed=0, device=CPU
+    )
+    labels = torch.cat([y.argmax(dim=1) for _, y in loader])
+    assert torch.equal(labels, prepared.labels[prepared.subset_indices("test")])
+
+
+def test_albumentations_workers_match_single_process(prepared: PreparedData) -> None:
+    def batches(workers: int) -> list[torch.Tensor]:
+        loader = make_loader(
+            prepared, "train", batch_size=8, shuffle=True, augment="albumentations", seed=3,
+            device=CPU, num_workers=workers,
+        )  # fmt: skip
+        loader.set_epoch(2)
+        return [x for x, _ in loader]
+
+    assert all(torch.equal(a, b) for a, b in zip(batches(0), batches(2), strict=True))
