@@ -28,7 +28,7 @@ def test_cache_hit_equals_a_fresh_decode(image_folder: Path, cache_dir: Path) ->
     second = prepare_data(_config(image_folder, cache_dir))
     assert second.cache_hit and second.cache_path == first.cache_path
     assert torch.equal(first.images, second.images)
-    fresh = decode_all(first.scan, 64, "squash")
+    fresh, _ = decode_all(first.scan, 64, "squash")
     assert np.array_equal(fresh, second.images.numpy())
     assert second.images.dtype == torch.uint8 and second.images.shape == (36, 3, 64, 64)
     assert second.images.is_contiguous() and second.images.numpy().flags.writeable
@@ -73,9 +73,21 @@ def test_process_pool_decodes_like_one_process(
     image_folder: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     scan = scan_dataset(str(image_folder), cache_dir=str(cache_dir))
-    serial = decode_all(scan, 64, "squash")
+    serial, _ = decode_all(scan, 64, "squash")
     monkeypatch.setattr(pool, "PARALLEL_MIN_ITEMS", 0)
     calls: list[tuple[str, int, int]] = []
-    parallel = decode_all(scan, 64, "squash", progress=lambda *a: calls.append(a))
+    parallel, _ = decode_all(scan, 64, "squash", progress=lambda *a: calls.append(a))
     assert np.array_equal(serial, parallel)
     assert calls[0][1] == 0 and calls[-1][1:] == (36, 36)
+
+
+def test_stats_sidecar_matches_the_images(image_folder: Path, cache_dir: Path) -> None:
+    from workbench.engine.cache import image_stats, stats_path
+
+    first = prepare_data(_config(image_folder, cache_dir))
+    assert first.cache_path is not None
+    stats = np.load(stats_path(first.cache_path))
+    assert np.array_equal(stats, image_stats(first.images.numpy()))
+    stats_path(first.cache_path).unlink()
+    again = prepare_data(_config(image_folder, cache_dir))
+    assert not again.cache_hit and again.mean == first.mean and again.std == first.std

@@ -28,7 +28,7 @@ from workbench.config import DataConfig
 from workbench.engine.atomic import atomic_write_text
 from workbench.engine.pool import map_chunks
 from workbench.engine.progress import ProgressFn
-from workbench.engine.sources import Entry, Source, check_image, open_source
+from workbench.engine.sources import Entry, Source, check_chunk, open_source
 from workbench.errors import DataError
 
 SPLITS = ("train", "val", "test")
@@ -114,10 +114,6 @@ class ScanResult:
         return cls(**raw)
 
 
-def _check_chunk(source: Source, paths: Sequence[str]) -> list[str | None]:
-    return [check_image(source, path) for path in paths]
-
-
 def _scan_entries(
     source: Source, entries: list[Entry], progress: ProgressFn | None
 ) -> tuple[list[str], list[str], list[int], list[Skipped]]:
@@ -131,7 +127,7 @@ def _scan_entries(
         class_names.add(entry.path.split("/", 1)[0])
         candidates.append(entry.path)
     results = map_chunks(
-        functools.partial(_check_chunk, source),
+        functools.partial(check_chunk, source),
         candidates,
         task="checking images",
         progress=progress,
@@ -368,21 +364,21 @@ class PreparedData:
 
 
 def channel_stats(
-    images: torch.Tensor, indices: torch.Tensor
+    stats: np.ndarray, indices: Sequence[int], pixels_per_image: int
 ) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
-    """Per-channel mean and std (0..1 scale) of ``images[indices]``, computed in chunks."""
-    total = torch.zeros(3, dtype=torch.float64)
-    squares = torch.zeros(3, dtype=torch.float64)
-    count = 0
-    for start in range(0, len(indices), 256):
-        chunk = images[indices[start : start + 256]].to(torch.float64) / 255.0
-        total += chunk.sum(dim=(0, 2, 3))
-        squares += (chunk * chunk).sum(dim=(0, 2, 3))
-        count += chunk.shape[0] * chunk.shape[2] * chunk.shape[3]
-    mean = total / max(count, 1)
-    std = (squares / max(count, 1) - mean * mean).clamp_min(1e-12).sqrt()
-    m, s = mean.tolist(), std.tolist()
-    return (m[0], m[1], m[2]), (s[0], s[1], s[2])
+    """Per-channel mean and std (0..1 scale) of the images at ``indices``.
+
+    ``stats`` is the cache's int64 (N, 2, 3) per-image channel sums and sums of squares, so
+    this is exact and instant.
+    """
+    chosen = stats[np.asarray(indices, dtype=np.int64)]
+    count = max(len(chosen) * pixels_per_image, 1)
+    total = chosen[:, 0].sum(axis=0).astype(np.float64)
+    squares = chosen[:, 1].sum(axis=0).astype(np.float64)
+    mean = total / count
+    variance = np.maximum(squares / count - mean * mean, 0.0)
+    m, s = (mean / 255.0).tolist(), (np.sqrt(variance) / 255.0).tolist()
+    return (m[0], m[1], m[2]), (max(s[0], 1e-6), max(s[1], 1e-6), max(s[2], 1e-6))
 
 
 def prepare_data(config: DataConfig, progress: ProgressFn | None = None) -> PreparedData:
@@ -407,8 +403,8 @@ def prepare_data(config: DataConfig, progress: ProgressFn | None = None) -> Prep
     )
     images = torch.from_numpy(result.images)
     labels = torch.tensor(scan.labels, dtype=torch.int64)
-    train = torch.tensor(split.indices("train"), dtype=torch.int64)
-    mean, std = channel_stats(images, train)
+    pixels = config.image_size * config.image_size
+    mean, std = channel_stats(result.stats, split.indices("train"), pixels)
     return PreparedData(
         config=config,
         scan=scan,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
 
@@ -26,6 +26,46 @@ def cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def imap_chunks(
+    fn: Callable[[Sequence[T]], R],
+    items: Sequence[T],
+    *,
+    chunk_size: int = 64,
+    task: str,
+    progress: ProgressFn | None = None,
+    workers: int | None = None,
+) -> Iterator[tuple[int, R]]:
+    """Yield ``(start, fn(items[start:start + k]))`` for consecutive chunks, in order.
+
+    Runs on a process pool when there is enough work to pay for starting it. ``fn`` must be a
+    module-level function (or a partial of one) in a module that does not import torch: it is
+    pickled to spawned workers, which import its module afresh.
+    """
+    total = len(items)
+    report(progress, task, 0, total)
+    workers = min(workers or cpu_count(), MAX_WORKERS)
+    # Several chunks per worker balance the load and keep the progress bar moving.
+    chunk_size = max(1, min(chunk_size, -(-total // (workers * 4))))
+    starts = list(range(0, total, chunk_size))
+    chunks = [items[i : i + chunk_size] for i in starts]
+    workers = min(workers, len(chunks))
+    done = 0
+    if workers <= 1 or total < PARALLEL_MIN_ITEMS:
+        for start, chunk in zip(starts, chunks, strict=True):
+            result = fn(chunk)
+            done += len(chunk)
+            report(progress, task, done, total)
+            yield start, result
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as executor:
+        results = executor.map(fn, chunks)
+        for start, chunk, result in zip(starts, chunks, results, strict=True):
+            done += len(chunk)
+            report(progress, task, done, total)
+            yield start, result
+
+
 def map_chunks(
     fn: Callable[[Sequence[T]], R],
     items: Sequence[T],
@@ -35,30 +75,10 @@ def map_chunks(
     progress: ProgressFn | None = None,
     workers: int | None = None,
 ) -> list[R]:
-    """``[fn(chunk) for chunk in chunks(items)]`` in order, on a process pool when it pays.
-
-    ``fn`` must be a module-level function (it is pickled to spawned workers, which import only
-    the engine, not the caller's main module state).
-    """
-    total = len(items)
-    report(progress, task, 0, total)
-    workers = min(workers or cpu_count(), MAX_WORKERS)
-    # Several chunks per worker balance the load and keep the progress bar moving.
-    chunk_size = max(1, min(chunk_size, -(-total // (workers * 4))))
-    chunks = [items[i : i + chunk_size] for i in range(0, total, chunk_size)]
-    workers = min(workers, len(chunks))
-    results: list[R] = []
-    done = 0
-    if workers <= 1 or total < PARALLEL_MIN_ITEMS:
-        for chunk in chunks:
-            results.append(fn(chunk))
-            done += len(chunk)
-            report(progress, task, done, total)
-        return results
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as executor:
-        for chunk, result in zip(chunks, executor.map(fn, chunks), strict=True):
-            results.append(result)
-            done += len(chunk)
-            report(progress, task, done, total)
-    return results
+    """``[fn(chunk) for chunk in chunks(items)]``, in order (see :func:`imap_chunks`)."""
+    return [
+        result
+        for _, result in imap_chunks(
+            fn, items, chunk_size=chunk_size, task=task, progress=progress, workers=workers
+        )
+    ]

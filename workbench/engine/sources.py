@@ -12,6 +12,7 @@ import io
 import os
 import warnings
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -219,6 +220,11 @@ def check_image(source: Source, path: str) -> str | None:
     except ImageProblem as problem:
         return str(problem)
     return None
+
+
+def check_chunk(source: Source, paths: Sequence[str]) -> list[str | None]:
+    """check_image for each path (the unit of work of a scan worker)."""
+    return [check_image(source, path) for path in paths]
 
 
 def decode_image(source: Source, path: str, size: int, mode: str) -> np.ndarray:
