@@ -58,13 +58,18 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The CNN: stages of conv/BN/ReLU blocks, each stage ending in a 2x2 max pool."""
+    """The CNN: stages of conv/BN/ReLU blocks, each stage ending in a 2x2 max pool.
 
-    widths: tuple[int, ...] = (32, 64, 128, 256)
+    The default (five stages of one block, 16 to 256 channels: 0.39 M parameters, 83 M
+    multiply-adds per 128 px image) is sized so that 30 epochs on the 2100 training images of
+    the course's data set take minutes, not hours, on a laptop-class CPU.
+    """
+
+    widths: tuple[int, ...] = (16, 32, 64, 128, 256)
     """Output channels of each stage; the number of stages is len(widths)."""
-    convs_per_stage: int = 2
+    convs_per_stage: int = 1
     """3x3 conv/BN/ReLU blocks in each stage before its max pool."""
-    dropout: float = 0.3
+    dropout: float = 0.2
     """Dropout before the final linear layer."""
 
     def validate(self) -> None:
@@ -84,16 +89,19 @@ class TrainConfig:
     """Passes over the training split."""
     batch_size: int = 64
     """Images per optimisation step."""
-    lr: float = 2e-3
+    lr: float = 3e-3
     """Peak learning rate."""
     optimizer: str = "adamw"
     """adamw, adam or sgd (with Nesterov momentum 0.9)."""
     schedule: str = "cosine"
     """cosine (with linear warm-up), onecycle or none."""
-    warmup_epochs: int = 1
+    warmup_epochs: int = 2
     """Linear warm-up epochs of the cosine schedule."""
-    weight_decay: float = 5e-4
-    """Decoupled (AdamW) or L2 (Adam, SGD) weight decay."""
+    weight_decay: float = 0.05
+    """Decoupled (AdamW) or L2 (Adam, SGD) weight decay; conv/linear weights only.
+
+    AdamW's decay is multiplied by the learning rate; for adam or sgd use about 5e-4.
+    """
     grad_clip: float = 0.0
     """Clip the global gradient norm to this value; 0 disables clipping."""
     loss: str = "ce"

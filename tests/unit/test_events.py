@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from workbench.engine.events import (
+    EVENT_TYPES,
+    CheckpointSaved,
+    EpochEnd,
+    Progress,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    RunStopped,
+    event_from_dict,
+    event_from_json,
+)
+from workbench.engine.metrics import EpochMetrics
+
+METRICS = EpochMetrics(0.5, 0.75, 0.7, 0.72, 0.71, (0.6, 0.8), (0.7, 0.74), 40)
+
+EXAMPLES = [
+    RunStarted(
+        run_id="r",
+        run_dir="/tmp/r",
+        config={"train": {"epochs": 2}},
+        classes=("a", "b"),
+        device="cpu fp32",
+        epochs=2,
+        start_epoch=0,
+        train_batches=5,
+        val_batches=1,
+        train_images=40,
+        val_images=6,
+        params=1000,
+        mult_adds=20000,
+        split_fingerprint="abc",
+    ),
+    Progress(
+        epoch=1,
+        epochs=2,
+        phase="train",
+        batch=2,
+        batches=5,
+        images_per_second=10.0,
+        loss=0.7,
+        eta_seconds=3.0,
+    ),
+    EpochEnd(
+        epoch=1,
+        epochs=2,
+        train=METRICS,
+        val=METRICS,
+        lr=1e-3,
+        seconds=2.0,
+        train_seconds=1.5,
+        images_per_second=26.7,
+        best_epoch=1,
+        best_val_accuracy=0.75,
+        improved=True,
+    ),
+    CheckpointSaved(epoch=1, name="last", path="/tmp/r/checkpoints/last.pt"),
+    RunFinished(epochs_done=2, best_epoch=1, best_val_accuracy=0.75, best_val_loss=0.5, seconds=4),
+    RunStopped(epochs_done=1, reason="SIGINT", batch=3),
+    RunFailed(message="non-finite loss", epoch=2, batch=3, error="nonfinite"),
+]
+
+
+@pytest.mark.parametrize("event", EXAMPLES, ids=lambda e: type(e).__name__)
+def test_every_event_round_trips_through_json(event: object) -> None:
+    line = event.to_json()  # type: ignore[attr-defined]
+    raw = json.loads(line)
+    assert raw["event"] == type(event).kind  # type: ignore[attr-defined]
+    assert event_from_json(line) == event
+    assert "\n" not in line
+
+
+def test_every_kind_has_an_example_and_unknown_kinds_are_refused() -> None:
+    assert {type(e).kind for e in EXAMPLES} == set(EVENT_TYPES)
+    with pytest.raises(ValueError, match="unknown event"):
+        event_from_dict({"event": "nope"})
+
+
+def test_events_are_frozen() -> None:
+    with pytest.raises(AttributeError):
+        EXAMPLES[3].epoch = 2  # type: ignore[misc]

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from workbench.engine.metrics import MetricAccumulator, classification_metrics, confusion
+
+
+def test_metrics_match_a_hand_count() -> None:
+    y_true = np.array([0, 0, 1, 1, 2, 2])
+    y_pred = np.array([0, 1, 1, 1, 0, 0])
+    m = classification_metrics(y_true, y_pred, 3, loss=0.5)
+    assert m.accuracy == pytest.approx(3 / 6)
+    # class 0: tp 1, predicted 3, actual 2; class 1: tp 2, predicted 3, actual 2; class 2: 0
+    assert m.per_class_precision == pytest.approx((1 / 3, 2 / 3, 0.0))
+    assert m.per_class_recall == pytest.approx((1 / 2, 1.0, 0.0))
+    assert m.precision == pytest.approx((1 / 3 + 2 / 3 + 0) / 3)
+    assert m.recall == pytest.approx((0.5 + 1.0) / 3)
+    f1 = [2 * p * r / (p + r) if p + r else 0.0 for p, r in [(1 / 3, 0.5), (2 / 3, 1.0)]]
+    assert m.f1 == pytest.approx(sum(f1) / 3)
+    assert m.loss == 0.5 and m.count == 6
+    assert confusion(y_true, y_pred, 3).tolist() == [[1, 1, 0], [0, 2, 0], [2, 0, 0]]
+
+
+def test_accumulator_weights_losses_by_batch_size_and_round_trips() -> None:
+    acc = MetricAccumulator(2)
+    acc.update(torch.tensor(1.0), torch.tensor([[2.0, 0.0]] * 3), torch.tensor([[1.0, 0.0]] * 3))
+    acc.update(torch.tensor(4.0), torch.tensor([[0.0, 2.0]]), torch.tensor([[1.0, 0.0]]))
+    m = acc.compute()
+    assert m.loss == pytest.approx((3 * 1.0 + 4.0) / 4)
+    assert m.accuracy == pytest.approx(3 / 4)
+    again = MetricAccumulator.from_state_dict(acc.state_dict())
+    assert again.compute() == m
+    assert acc.running_loss() == pytest.approx(m.loss)

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from workbench.config import ModelConfig
+from workbench.engine.model import build_model, summarize
+
+TINY = ModelConfig(widths=(4, 8, 8), convs_per_stage=1, dropout=0.1)
+
+
+@pytest.mark.parametrize("size", [64, 128, 256])
+@pytest.mark.parametrize("classes", [2, 3, 7])
+def test_logits_and_probabilities_have_the_right_shape(size: int, classes: int) -> None:
+    model = build_model(TINY, classes).eval()
+    x = torch.randn(2, 3, size, size)
+    assert model(x).shape == (2, classes)
+    probs = model.predict_proba(x)
+    assert probs.shape == (2, classes)
+    torch.testing.assert_close(probs.sum(dim=1), torch.ones(2))
+    assert (probs >= 0).all()
+
+
+def test_default_model_works_at_every_size() -> None:
+    model = build_model(ModelConfig(), 3).eval()
+    for size in (64, 128, 256):
+        assert model(torch.zeros(1, 3, size, size)).shape == (1, 3)
+
+
+def test_structure_is_conv_bn_relu_maxpool_stages() -> None:
+    model = build_model(ModelConfig(widths=(4, 8), convs_per_stage=2), 3)
+    kinds = [type(m).__name__ for m in model.features.modules() if not list(m.children())]
+    assert kinds == ["Conv2d", "BatchNorm2d", "ReLU"] * 2 + ["MaxPool2d"] + [
+        "Conv2d",
+        "BatchNorm2d",
+        "ReLU",
+    ] * 2 + ["MaxPool2d"]
+    assert not any(isinstance(m, torch.nn.Sigmoid) for m in model.modules())
+
+
+def test_summary_counts_parameters_shapes_and_mult_adds() -> None:
+    model = build_model(ModelConfig(widths=(4,), convs_per_stage=1, dropout=0.0), 2)
+    summary = summarize(model, 64)
+    assert summary.total_params == sum(p.numel() for p in model.parameters())
+    by_kind = {layer.kind: layer for layer in summary.layers}
+    assert by_kind["Conv2d"].output_shape == (4, 64, 64)
+    assert by_kind["MaxPool2d"].output_shape == (4, 32, 32)
+    assert by_kind["Linear"].output_shape == (2,)
+    # conv: 64*64 outputs x 4 channels x (3*3*3) taps; linear: 4 x 2
+    assert summary.mult_adds == 64 * 64 * 4 * 27 + 4 * 2
+    assert summary.num_classes == 2
+    assert summary.to_dict()["layers"][0]["name"] == "features.0.0.0"
+    assert model.training  # summarize restores the mode
+
+
+def test_invalid_class_count_is_refused() -> None:
+    with pytest.raises(ValueError):
+        build_model(TINY, 0)

@@ -1,0 +1,626 @@
+"""``fit()``: train and validate every epoch, emit events, write checkpoints, resume, stop.
+
+The loop is a fixed sequence with a fixed event vocabulary (``workbench.engine.events``); the
+run directory, the CLI display and the TUI are subscribers. Epoch functions return
+:class:`~workbench.engine.metrics.EpochMetrics` (timm style); ``fit`` logs them via events.
+
+Reproducibility: the loader's order and augmentation are a pure function of (seed, epoch) and
+batch number, every other random state (torch, numpy, Python, CUDA) is saved in each checkpoint,
+and a checkpoint written mid-epoch records how many batches were done and the epoch's running
+sums. So on the CPU a run stopped at any batch and resumed writes the same metric rows, to the
+last digit, as the run left alone (only the ``seconds`` column differs).
+
+Stopping: :class:`StopFlag` (set by SIGINT/SIGTERM/SIGHUP inside :func:`handle_signals`, or by
+the caller) is checked after every batch: the batch finishes, ``last.pt`` is written and the run
+ends with RunStopped. A non-finite loss ends it with RunFailed naming the epoch and batch; the
+checkpoints of earlier epochs are left as they were.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import torch
+from torch import nn
+
+from workbench.config import RunConfig
+from workbench.engine.checkpoint import (
+    FORMAT,
+    cpu_state_dict,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from workbench.engine.data import PreparedData, make_loader, seed_everything, write_manifest
+from workbench.engine.device import DeviceSetup, setup_device
+from workbench.engine.events import (
+    CheckpointSaved,
+    EpochEnd,
+    Event,
+    Progress,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    RunStopped,
+    Subscriber,
+)
+from workbench.engine.losses import build_loss
+from workbench.engine.metrics import EpochMetrics, MetricAccumulator
+from workbench.engine.model import build_model, summarize
+from workbench.engine.optim import build_optimizer, build_scheduler, current_lr
+from workbench.engine.runs import CHECKPOINTS_DIR, SPLIT, RunRecorder
+from workbench.errors import UsageError
+
+PROGRESS_INTERVAL = 0.25
+"""Seconds between Progress events (at most 4 per second)."""
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite."""
+
+    def __init__(self, epoch: int, batch: int, value: float) -> None:
+        super().__init__(
+            f"non-finite loss ({value}) at epoch {epoch}, batch {batch}; "
+            "try a lower --lr or --grad-clip; checkpoints of earlier epochs are kept"
+        )
+        self.epoch = epoch
+        self.batch = batch
+
+
+class StopFlag:
+    """A thread-safe request to stop after the current batch, with the reason."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+
+    def request(self, reason: str = "stop requested") -> None:
+        if not self._event.is_set():
+            self.reason = reason
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+@contextmanager
+def handle_signals(stop: StopFlag) -> Iterator[StopFlag]:
+    """While active, SIGINT/SIGTERM/SIGHUP request a clean stop; a second one aborts at once.
+
+    Only the main thread may install signal handlers; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt(signal.Signals(signum).name)
+        stop.request(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """How fit() ended. ``state``: finished, stopped or failed."""
+
+    run_dir: Path
+    state: str
+    epochs_done: int
+    best_epoch: int
+    best_val_accuracy: float
+    best_val_loss: float
+    seconds: float
+    message: str = ""
+    last_train: EpochMetrics | None = None
+    last_val: EpochMetrics | None = None
+    history: list[EpochEnd] = field(default_factory=list)
+
+
+@dataclass
+class _Tracker:
+    """Best epoch (highest val accuracy, ties: lower val loss) and early-stopping counters."""
+
+    best_epoch: int = 0
+    best_accuracy: float = -1.0
+    best_loss: float = math.inf
+    lowest_loss: float = math.inf
+    since_lowest: int = 0
+
+    def update(self, epoch: int, val: EpochMetrics) -> bool:
+        if val.loss < self.lowest_loss:
+            self.lowest_loss, self.since_lowest = val.loss, 0
+        else:
+            self.since_lowest += 1
+        better = val.accuracy > self.best_accuracy or (
+            val.accuracy == self.best_accuracy and val.loss < self.best_loss
+        )
+        if better:
+            self.best_epoch, self.best_accuracy, self.best_loss = epoch, val.accuracy, val.loss
+        return better
+
+    def state_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)
+
+
+class _Emitter:
+    def __init__(self, subscribers: Sequence[Subscriber]) -> None:
+        self.subscribers = list(subscribers)
+        self.last_progress = 0.0
+
+    def __call__(self, event: Event) -> None:
+        for subscriber in self.subscribers:
+            subscriber(event)
+
+    def progress_due(self) -> bool:
+        now = time.monotonic()
+        if now - self.last_progress >= PROGRESS_INTERVAL:
+            self.last_progress = now
+            return True
+        return False
+
+
+@dataclass
+class _Context:
+    """Everything one fit() call trains with."""
+
+    config: RunConfig
+    data: PreparedData
+    run_dir: Path
+    setup: DeviceSetup
+    model: nn.Module
+    loss_fn: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    train_loader: Any
+    val_loader: Any
+    emit: _Emitter
+    stop: StopFlag
+    tracker: _Tracker = field(default_factory=_Tracker)
+    start: float = field(default_factory=time.monotonic)
+    work_done: int = 0
+    work_total: int = 1
+
+    def eta(self) -> float:
+        elapsed = time.monotonic() - self.start
+        if self.work_done == 0:
+            return math.nan
+        return elapsed / self.work_done * max(0, self.work_total - self.work_done)
+
+
+def to_device(
+    x: torch.Tensor, y: torch.Tensor, setup: DeviceSetup
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Move a batch to the device (a no-op for the built-in loader) in the right layout."""
+    x = x.to(setup.device, non_blocking=True)
+    y = y.to(setup.device, non_blocking=True)
+    if setup.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x, y
+
+
+def train_one_epoch(
+    ctx: _Context,
+    epoch: int,
+    *,
+    skip: int = 0,
+    accumulator: MetricAccumulator | None = None,
+    rng_after_skip: dict[str, Any] | None = None,
+) -> tuple[EpochMetrics | None, MetricAccumulator, int]:
+    """Train on every batch of ``epoch`` from batch ``skip`` on.
+
+    Returns (metrics, accumulator, batches done); metrics is None if a stop was requested
+    before the epoch's last batch (the accumulator then holds the partial sums).
+    """
+    model, setup = ctx.model, ctx.setup
+    acc = accumulator or MetricAccumulator(ctx.data.num_classes)
+    batches = len(ctx.train_loader)
+    ctx.train_loader.set_epoch(epoch)
+    model.train()
+    clip = ctx.config.train.grad_clip
+    seen, started = 0, time.monotonic()
+    done = skip
+    for index, (x_raw, y_raw) in enumerate(ctx.train_loader):
+        if index < skip:
+            continue  # the loader's batches are a pure function of (seed, epoch, index)
+        if index == skip and rng_after_skip is not None:
+            set_rng_state(rng_after_skip)
+        x, y = to_device(x_raw, y_raw, setup)
+        with setup.autocast():
+            logits = model(x)
+            loss = ctx.loss_fn(logits, y)
+        ctx.scaler.scale(loss).backward()
+        if clip > 0:
+            ctx.scaler.unscale_(ctx.optimizer)
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+        ctx.scaler.step(ctx.optimizer)
+        ctx.scaler.update()
+        ctx.optimizer.zero_grad(set_to_none=True)
+        ctx.scheduler.step()
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise NonFiniteLossError(epoch, index + 1, value)
+        acc.update(loss, logits, y)
+        done = index + 1
+        seen += x.shape[0]
+        ctx.work_done += 1
+        if ctx.emit.progress_due():
+            rate = seen / max(time.monotonic() - started, 1e-9)
+            ctx.emit(_progress(ctx, epoch, "train", done, batches, rate, acc))
+        if ctx.stop.is_set() and done < batches:
+            return None, acc, done
+    return acc.compute(), acc, done
+
+
+@torch.inference_mode()
+def validate(
+    model: nn.Module,
+    loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    loss_fn: nn.Module,
+    setup: DeviceSetup,
+    num_classes: int,
+    *,
+    on_batch: Callable[[int, MetricAccumulator], bool] | None = None,
+) -> EpochMetrics | None:
+    """Metrics of ``model`` on ``loader`` in eval mode, without gradients or updates.
+
+    ``on_batch(batches_done, accumulator)`` may return True to abandon the pass (then None).
+    The model's train/eval mode is restored afterwards.
+    """
+    was_training = model.training
+    model.eval()
+    acc = MetricAccumulator(num_classes)
+    try:
+        for index, (x_raw, y_raw) in enumerate(loader):
+            x, y = to_device(x_raw, y_raw, setup)
+            with setup.autocast():
+                logits = model(x)
+                loss = loss_fn(logits, y)
+            acc.update(loss, logits, y)
+            if on_batch is not None and on_batch(index + 1, acc):
+                return None
+    finally:
+        model.train(was_training)
+    return acc.compute()
+
+
+def _progress(
+    ctx: _Context,
+    epoch: int,
+    phase: str,
+    batch: int,
+    batches: int,
+    rate: float,
+    acc: MetricAccumulator,
+) -> Progress:
+    return Progress(
+        epoch=epoch,
+        epochs=ctx.config.train.epochs,
+        phase=phase,
+        batch=batch,
+        batches=batches,
+        images_per_second=rate,
+        loss=acc.running_loss(),
+        eta_seconds=ctx.eta(),
+    )
+
+
+def _checkpoint_state(
+    ctx: _Context, epoch: int, batch: int = 0, partial: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    state = {
+        "format": FORMAT,
+        "epoch": epoch,
+        "batch": batch,
+        "model": cpu_state_dict(ctx.model),
+        "optimizer": ctx.optimizer.state_dict(),
+        "scheduler": ctx.scheduler.state_dict(),
+        "scaler": ctx.scaler.state_dict(),
+        "rng": rng_state(),
+        "config": ctx.config.to_dict(),
+        "classes": list(ctx.data.classes),
+        "image_size": ctx.data.image_size,
+        "mean": list(ctx.data.mean),
+        "std": list(ctx.data.std),
+        "split_fingerprint": ctx.data.fingerprint,
+        "best": ctx.tracker.state_dict(),
+    }
+    if partial is not None:
+        state["partial"] = partial
+    return state
+
+
+def _save(ctx: _Context, name: str, state: dict[str, Any]) -> None:
+    path = save_checkpoint(ctx.run_dir / CHECKPOINTS_DIR / f"{name}.pt", state)
+    ctx.emit(CheckpointSaved(epoch=int(state["epoch"]), name=name, path=str(path)))
+
+
+def _build(
+    config: RunConfig,
+    data: PreparedData,
+    run_dir: Path,
+    emit: _Emitter,
+    stop: StopFlag,
+    loss_fn: nn.Module | None,
+) -> _Context:
+    train = config.train
+    setup = setup_device(train.device, amp=train.amp, deterministic=train.deterministic)
+    model = build_model(config.model, data.num_classes)
+    if setup.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    model = model.to(setup.device)
+    loaders = {
+        split: make_loader(
+            data,
+            split,
+            batch_size=train.batch_size,
+            shuffle=split == "train",
+            augment=config.data.augment if split == "train" else "none",
+            seed=config.data.seed,
+            device=setup.device,
+            num_workers=train.num_workers,
+        )
+        for split in ("train", "val")
+    }
+    optimizer = build_optimizer(model, train)
+    scheduler = build_scheduler(optimizer, train, len(loaders["train"]))
+    return _Context(
+        config=config,
+        data=data,
+        run_dir=run_dir,
+        setup=setup,
+        model=model,
+        loss_fn=(loss_fn or build_loss(train)).to(setup.device),
+        optimizer=optimizer,
+        scheduler=scheduler,
+        scaler=setup.make_scaler(),
+        train_loader=loaders["train"],
+        val_loader=loaders["val"],
+        emit=emit,
+        stop=stop,
+    )
+
+
+def fit(
+    config: RunConfig,
+    data: PreparedData,
+    run_dir: str | Path,
+    *,
+    subscribers: Sequence[Subscriber] = (),
+    resume: bool = False,
+    stop: StopFlag | None = None,
+    loss_fn: nn.Module | None = None,
+    record: bool = True,
+) -> FitResult:
+    """Train ``config`` on ``data`` into ``run_dir``; return how it ended.
+
+    ``subscribers`` receive every event after the run-directory recorder (unless
+    ``record=False``). ``resume`` continues from ``run_dir/checkpoints/last.pt`` (the config
+    should be the run's own, see :meth:`workbench.engine.runs.Run.config`). ``stop`` lets a
+    caller (a signal handler, the TUI) end the run cleanly after the current batch.
+    ``loss_fn`` overrides the configured loss (tests inject faults with it).
+
+    Returns a FitResult with state ``finished``, ``stopped`` or ``failed`` (non-finite loss).
+    Other exceptions are reported as RunFailed and re-raised.
+    """
+    config.validate()
+    run_dir = Path(run_dir)
+    stop = stop or StopFlag()
+    recorder: list[Subscriber] = [RunRecorder(run_dir)] if record else []
+    emit = _Emitter([*recorder, *subscribers])
+    checkpoint: dict[str, Any] | None = None
+    if resume:
+        last = run_dir / CHECKPOINTS_DIR / "last.pt"
+        if not last.exists():
+            raise UsageError(f"{run_dir}: nothing to resume (no {CHECKPOINTS_DIR}/last.pt)")
+        checkpoint = load_checkpoint(last)
+        if checkpoint.get("split_fingerprint") != data.fingerprint:
+            raise UsageError(
+                f"{run_dir}: the data's split fingerprint {data.fingerprint} differs from the "
+                f"run's {checkpoint.get('split_fingerprint')}; resume with the same --data"
+            )
+    else:
+        seed_everything(config.data.seed)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_manifest(data.split, run_dir / SPLIT)
+
+    epoch_in_progress = 0
+    try:
+        ctx = _build(config, data, run_dir, emit, stop, loss_fn)
+        start_epoch, skip = 0, 0
+        partial: MetricAccumulator | None = None
+        rng_after_skip: dict[str, Any] | None = None
+        if checkpoint is not None:
+            ctx.model.load_state_dict(checkpoint["model"])
+            ctx.optimizer.load_state_dict(checkpoint["optimizer"])
+            ctx.scheduler.load_state_dict(checkpoint["scheduler"])
+            ctx.scaler.load_state_dict(checkpoint["scaler"])
+            ctx.tracker.load_state_dict(checkpoint["best"])
+            start_epoch, skip = int(checkpoint["epoch"]), int(checkpoint["batch"])
+            if skip and "partial" in checkpoint:
+                partial = MetricAccumulator.from_state_dict(checkpoint["partial"])
+                rng_after_skip = checkpoint["rng"]
+            else:
+                skip = 0
+                set_rng_state(checkpoint["rng"])
+        return _run(ctx, checkpoint is not None, start_epoch, skip, partial, rng_after_skip)
+    except NonFiniteLossError as error:
+        emit(RunFailed(message=str(error), epoch=error.epoch, batch=error.batch, error="nonfinite"))
+        return FitResult(run_dir, "failed", error.epoch - 1, 0, 0.0, math.inf, 0.0, str(error))
+    except KeyboardInterrupt as interrupt:
+        # A second signal while stopping: leave at once; last.pt is the last good epoch's.
+        emit(RunStopped(epochs_done=epoch_in_progress, reason=f"{interrupt} (forced)"))
+        raise
+    except BaseException as error:
+        emit(RunFailed(message=f"{type(error).__name__}: {error}", error=type(error).__name__))
+        raise
+
+
+def _run(
+    ctx: _Context,
+    resumed: bool,
+    start_epoch: int,
+    skip: int,
+    partial: MetricAccumulator | None,
+    rng_after_skip: dict[str, Any] | None,
+) -> FitResult:
+    config, data = ctx.config, ctx.data
+    epochs = config.train.epochs
+    train_batches, val_batches = len(ctx.train_loader), len(ctx.val_loader)
+    ctx.work_total = (epochs - start_epoch) * (train_batches + val_batches) - skip
+    summary = summarize(ctx.model, data.image_size)
+    ctx.emit(
+        RunStarted(
+            run_id=ctx.run_dir.name,
+            run_dir=str(ctx.run_dir),
+            config=json.loads(config.to_json()),
+            classes=tuple(data.classes),
+            device=ctx.setup.describe(),
+            epochs=epochs,
+            start_epoch=start_epoch,
+            train_batches=train_batches,
+            val_batches=val_batches,
+            train_images=len(data.split.indices("train")),
+            val_images=len(data.split.indices("val")),
+            params=summary.total_params,
+            mult_adds=summary.mult_adds,
+            split_fingerprint=data.fingerprint,
+            resumed=resumed,
+            pid=os.getpid(),
+        )
+    )
+    history: list[EpochEnd] = []
+    reason = "completed"
+    epoch = start_epoch
+    for epoch in range(start_epoch + 1, epochs + 1):
+        started = time.monotonic()
+        train_metrics, acc, done = train_one_epoch(
+            ctx, epoch, skip=skip, accumulator=partial, rng_after_skip=rng_after_skip
+        )
+        skip, partial, rng_after_skip = 0, None, None
+        train_seconds = time.monotonic() - started
+        if train_metrics is None:
+            return _stopped(ctx, epoch - 1, done, acc, history)
+        val_metrics = validate(
+            ctx.model,
+            ctx.val_loader,
+            ctx.loss_fn,
+            ctx.setup,
+            data.num_classes,
+            on_batch=functools.partial(_val_batch, ctx, epoch, batches=val_batches),
+        )
+        if val_metrics is None:  # stop asked during validation: keep the trained epoch
+            return _stopped(ctx, epoch - 1, done, acc, history)
+        seconds = time.monotonic() - started
+        improved = ctx.tracker.update(epoch, val_metrics)
+        end = EpochEnd(
+            epoch=epoch,
+            epochs=epochs,
+            train=train_metrics,
+            val=val_metrics,
+            lr=current_lr(ctx.optimizer),
+            seconds=seconds,
+            train_seconds=train_seconds,
+            images_per_second=train_metrics.count / max(train_seconds, 1e-9),
+            best_epoch=ctx.tracker.best_epoch,
+            best_val_accuracy=ctx.tracker.best_accuracy,
+            improved=improved,
+        )
+        history.append(end)
+        ctx.emit(end)
+        state = _checkpoint_state(ctx, epoch)
+        if improved:
+            _save(ctx, "best", state)
+        _save(ctx, "last", state)
+        patience = config.train.early_stopping
+        if patience and ctx.tracker.since_lowest >= patience and epoch < epochs:
+            reason = "early_stopping"
+            break
+        if ctx.stop.is_set() and epoch < epochs:
+            return _stopped(ctx, epoch, 0, None, history)
+    seconds = time.monotonic() - ctx.start
+    ctx.emit(
+        RunFinished(
+            epochs_done=epoch,
+            best_epoch=ctx.tracker.best_epoch,
+            best_val_accuracy=ctx.tracker.best_accuracy,
+            best_val_loss=ctx.tracker.best_loss,
+            seconds=seconds,
+            reason=reason,
+        )
+    )
+    return _result(ctx, "finished", epoch, f"finished ({reason})", history)
+
+
+def _val_batch(
+    ctx: _Context, epoch: int, done: int, acc: MetricAccumulator, *, batches: int
+) -> bool:
+    ctx.work_done += 1
+    if ctx.emit.progress_due():
+        ctx.emit(_progress(ctx, epoch, "val", done, batches, math.nan, acc))
+    return ctx.stop.is_set() and done < batches
+
+
+def _stopped(
+    ctx: _Context,
+    epochs_done: int,
+    batch: int,
+    acc: MetricAccumulator | None,
+    history: list[EpochEnd],
+) -> FitResult:
+    """Write last.pt (with the partial epoch, if any) and end the run as stopped."""
+    if batch:
+        assert acc is not None
+        _save(ctx, "last", _checkpoint_state(ctx, epochs_done, batch, acc.state_dict()))
+    ctx.emit(RunStopped(epochs_done=epochs_done, reason=ctx.stop.reason, batch=batch))
+    message = f"stopped by {ctx.stop.reason} after epoch {epochs_done}"
+    if batch:
+        message += f" and {batch} batch(es) of the next"
+    return _result(ctx, "stopped", epochs_done, message, history)
+
+
+def _result(
+    ctx: _Context, state: str, epochs_done: int, message: str, history: list[EpochEnd]
+) -> FitResult:
+    return FitResult(
+        run_dir=ctx.run_dir,
+        state=state,
+        epochs_done=epochs_done,
+        best_epoch=ctx.tracker.best_epoch,
+        best_val_accuracy=max(ctx.tracker.best_accuracy, 0.0),
+        best_val_loss=ctx.tracker.best_loss,
+        seconds=time.monotonic() - ctx.start,
+        message=message,
+        last_train=history[-1].train if history else None,
+        last_val=history[-1].val if history else None,
+        history=history,
+    )

@@ -1,0 +1,163 @@
+"""The CNN of Q3, built from scratch from a :class:`~workbench.config.ModelConfig`.
+
+Stages of ``convs_per_stage`` 3x3 conv/BN/ReLU blocks, each stage closed by a 2x2 max pool,
+then global average pooling, dropout and one linear layer to C logits. ``predict_proba`` applies
+the softmax; losses take the logits (numerically safer) and apply what each needs. No
+pre-trained weights anywhere: every parameter starts from PyTorch's (Kaiming) initialisation.
+
+:func:`summarize` describes the network as data (layers, output shapes, parameters,
+multiply-adds per image) for the CLI and the TUI to render.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from workbench.config import ModelConfig
+
+
+class ConvBlock(nn.Sequential):
+    """3x3 convolution (no bias: batch norm has one), batch norm, ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+        )
+
+
+class Classifier(nn.Module):
+    """A plain VGG-style CNN: conv/BN/ReLU stages with max pooling, GAP, dropout, linear."""
+
+    def __init__(self, config: ModelConfig, num_classes: int, in_channels: int = 3) -> None:
+        super().__init__()
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        self.config = config
+        self.num_classes = num_classes
+        stages: list[nn.Module] = []
+        channels = in_channels
+        for width in config.widths:
+            blocks: list[nn.Module] = []
+            for _ in range(config.convs_per_stage):
+                blocks.append(ConvBlock(channels, width))
+                channels = width
+            blocks.append(nn.MaxPool2d(kernel_size=2))
+            stages.append(nn.Sequential(*blocks))
+        self.features = nn.Sequential(*stages)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(channels, num_classes)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, std=0.01)
+                nn.init.zeros_(module.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of shape (B, C) for images of shape (B, 3, S, S)."""
+        x = self.features(x)
+        x = torch.flatten(self.pool(x), 1)
+        return self.head(self.dropout(x))
+
+    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities (softmax of the logits), shape (B, C); rows sum to 1."""
+        return torch.softmax(self.forward(x).float(), dim=1)
+
+
+def build_model(config: ModelConfig, num_classes: int) -> Classifier:
+    """The classifier for ``num_classes`` classes, freshly initialised (no pre-training)."""
+    config.validate()
+    return Classifier(config, num_classes)
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One row of the model summary."""
+
+    name: str
+    """Dotted module path, e.g. ``features.0.1.0``."""
+    kind: str
+    """Module class name (Conv2d, BatchNorm2d, ...)."""
+    output_shape: tuple[int, ...]
+    """Output shape for one image (no batch dimension)."""
+    params: int
+    """Parameters owned by this layer."""
+    mult_adds: int
+    """Multiply-adds per image (convolutions and linear layers; 0 elsewhere)."""
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """The network as data: what the CLI prints as a table and the TUI shows."""
+
+    image_size: int
+    num_classes: int
+    layers: tuple[LayerInfo, ...]
+    total_params: int
+    trainable_params: int
+    mult_adds: int
+    """Multiply-adds of one forward pass for one image."""
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def summarize(model: nn.Module, image_size: int, in_channels: int = 3) -> ModelSummary:
+    """Run one dummy image through ``model`` (on the CPU, eval mode) and record every leaf."""
+    layers: list[LayerInfo] = []
+    hooks = []
+
+    def make_hook(name: str, module: nn.Module):  # type: ignore[no-untyped-def]
+        def hook(_mod: nn.Module, _inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+            shape = tuple(out.shape[1:])
+            params = sum(p.numel() for p in module.parameters(recurse=False))
+            layers.append(LayerInfo(name, type(module).__name__, shape, params, _macs(module, out)))
+
+        return hook
+
+    for name, module in model.named_modules():
+        if name and not list(module.children()):
+            hooks.append(module.register_forward_hook(make_hook(name, module)))
+    was_training = model.training
+    device = next(model.parameters()).device
+    model.eval()
+    try:
+        with torch.inference_mode():
+            model(torch.zeros(1, in_channels, image_size, image_size, device=device))
+    finally:
+        for handle in hooks:
+            handle.remove()
+        model.train(was_training)
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    num_classes = layers[-1].output_shape[0] if layers else 0
+    return ModelSummary(
+        image_size=image_size,
+        num_classes=num_classes,
+        layers=tuple(layers),
+        total_params=total,
+        trainable_params=trainable,
+        mult_adds=sum(layer.mult_adds for layer in layers),
+    )
+
+
+def _macs(module: nn.Module, out: torch.Tensor) -> int:
+    if isinstance(module, nn.Conv2d):
+        kh, kw = module.kernel_size
+        per_output = (module.in_channels // module.groups) * kh * kw
+        return int(out[0].numel() * per_output)
+    if isinstance(module, nn.Linear):
+        return int(module.in_features * module.out_features)
+    return 0
