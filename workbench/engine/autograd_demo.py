@@ -373,6 +373,11 @@ def _render(op: str, operands: list[str]) -> str:
     return f"{op}({operands[0]})"
 
 
+def grad_label(name: str) -> str:
+    """``∂y/∂name`` with parentheses around a composite name: ``∂y/∂(x + 2)``."""
+    return f"∂y/∂{_wrap(name, strict=True)}"
+
+
 def _partial(w: str, u: str) -> str:
     return f"∂{_wrap(w, strict=True)}/∂{_wrap(u, strict=True)}"
 
@@ -494,7 +499,8 @@ def _hand_local(
                 return text, np.where((u == 0) & (v == 0), np.nan, local)
             if slot == 0:
                 return "1", ones
-            return f"−floor({un}/{_wrap(vn)})", -np.floor(u / v) * ones
+            # floor_divide rounds like Python and PyTorch (from fmod), not floor(u / v)
+            return f"−floor({un}/{_wrap(vn)})", -np.floor_divide(u, v) * ones
         (u,) = args
         un = names[0]
         if op == "neg":
@@ -582,8 +588,8 @@ def _issues_for(
             u, v = args
             for i in each(v == 0):
                 found.append((i, "undefined", "remainder by zero"))
-            ratio = u / np.where(v == 0, 1.0, v)
-            for i in each((v != 0) & (ratio == np.round(ratio)) & needs[1]):
+            exact = np.mod(u, np.where(v == 0, 1.0, v)) == 0
+            for i in each((v != 0) & exact & needs[1]):
                 found.append(
                     (
                         i,
@@ -905,6 +911,28 @@ def trace_expression(
     # --- comparison ---------------------------------------------------------------------
     rtol, atol = TOLERANCES[dtype]
     undefined = any(issue.severity == "undefined" for issue in issues)
+    # Elements whose gradient passes through an undefined point are undefined, down to the
+    # leaves (the gradient ∂y/∂node of the node itself, upstream of the point, is still fine).
+    seeds: dict[str, set[int]] = {}
+    for issue in issues:
+        if issue.severity == "undefined":
+            seeds.setdefault(issue.node, set()).add(issue.element)
+    tainted: dict[str, set[int]] = {}
+    for record in reversed(ops):
+        marks = seeds.get(record.id, set()) | tainted.get(record.id, set())
+        if not marks:
+            continue
+        for input_id in record.inputs:
+            operand = records[input_id]
+            if operand.op == "constant":
+                continue
+            if operand.scalar:
+                spread = {0}
+            elif record.scalar:
+                spread = set(range(operand.hand.size))
+            else:
+                spread = {m for m in marks if m < operand.hand.size}
+            tainted.setdefault(input_id, set()).update(spread)
     rows: list[GradRow] = []
     for node_id in ["x", "z", *[r.id for r in reversed(ops)]]:
         if node_id not in records:
@@ -913,9 +941,23 @@ def trace_expression(
         torch_grad = torch_grads.get(node_id)
         torch_value = np.zeros(hand.shape) if torch_grad is None else torch_grad
         rows.append(
-            _grad_row(node_id, records[node_id].name, hand, torch_value, rtol, atol, undefined)
+            _grad_row(
+                node_id,
+                records[node_id].name,
+                hand,
+                torch_value,
+                rtol,
+                atol,
+                undefined,
+                tainted.get(node_id, set()),
+            )
         )
-    finite = [d for row in rows for d in row.rel_diff if math.isfinite(d)]
+    finite = [
+        d
+        for row in rows
+        for d, status in zip(row.rel_diff, row.status, strict=True)
+        if status == "ok" and math.isfinite(d)
+    ]
     max_rel = max(finite, default=0.0)
     ok = all(status != "differs" for row in rows for status in row.status)
     check_note = (
@@ -1019,13 +1061,19 @@ def _grad_row(
     rtol: float,
     atol: float,
     undefined: bool,
+    tainted: set[int],
 ) -> GradRow:
     hand_flat = np.asarray(hand, dtype=np.float64).reshape(-1)
     torch_flat = np.asarray(torch_grad, dtype=np.float64).reshape(-1)
     diffs: list[float] = []
     statuses: list[str] = []
-    for h, t in zip(hand_flat, torch_flat, strict=True):
-        if math.isfinite(h) and math.isfinite(t):
+    for index, (h, t) in enumerate(zip(hand_flat, torch_flat, strict=True)):
+        if index in tainted:
+            scale = max(abs(h), abs(t))
+            finite = math.isfinite(h) and math.isfinite(t)
+            diffs.append(float(abs(h - t) / scale) if finite and scale else math.nan)
+            statuses.append("undefined")
+        elif math.isfinite(h) and math.isfinite(t):
             scale = max(abs(h), abs(t))
             diffs.append(0.0 if scale == 0 else float(abs(h - t) / scale))
             close = abs(h - t) <= atol + rtol * scale
