@@ -178,11 +178,13 @@ def _colour_jitter(
     c = contrast.to(x.device, x.dtype).view(view)
     s = saturation.to(x.device, x.dtype).view(view)
     weights = torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    x = (x * b).clamp(0, 1)
-    mean = (x * weights).sum(dim=1, keepdim=True).mean(dim=(2, 3), keepdim=True)
-    x = ((x - mean) * c + mean).clamp(0, 1)
+    # In-place after the first op: each full-batch temporary costs as much as the arithmetic.
+    x = (x * b).clamp_(0, 1)
     gray = (x * weights).sum(dim=1, keepdim=True)
-    return ((x - gray) * s + gray).clamp(0, 1)
+    mean = gray.mean(dim=(2, 3), keepdim=True)
+    x.sub_(mean).mul_(c).add_(mean).clamp_(0, 1)
+    gray = (x * weights).sum(dim=1, keepdim=True)
+    return x.sub_(gray).mul_(s).add_(gray).clamp_(0, 1)
 
 
 def _cutout(

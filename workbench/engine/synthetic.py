@@ -70,12 +70,14 @@ def generate_demo(
             progress=progress,
         )
         (temporary / ".complete").write_text("ok\n")
-        if folder.exists():
-            shutil.rmtree(folder)  # an incomplete set left by a killed run
-        os.replace(temporary, folder)
-    except OSError:
-        if not (folder / ".complete").exists():
-            raise
+        if folder.exists() and not (folder / ".complete").exists():
+            shutil.rmtree(folder, ignore_errors=True)  # not ours: only whole sets are renamed
+        try:
+            os.replace(temporary, folder)
+        except OSError:
+            if not (folder / ".complete").exists():
+                raise
+            # Another process finished the same set first; theirs is identical.
     finally:
         if temporary.exists():
             shutil.rmtree(temporary, ignore_errors=True)
