@@ -32,11 +32,24 @@ ENGINE_MODULES = (
 """What the preload imports (torch alone costs 1-2 s); screens that need them wait for it."""
 
 
+def start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker now, while sys.stderr is the real one.
+
+    The engine decodes on a spawn process pool, whose first use starts the tracker and hands it
+    ``sys.stderr.fileno()``; inside a running Textual app that is a capture object answering -1,
+    and the pool fails with "bad value(s) in fds_to_keep". Idempotent; about 20 ms, not waited on.
+    """
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+
+
 class WorkbenchApp(App[None]):
     """The workbench: Data, Train, Runs, … screens over one data set and one runs folder."""
 
     CSS_PATH = "app.tcss"
     TITLE = "workbench"
+    AUTO_FOCUS = ""  # no field takes the keys until asked, so number keys switch screens
     MODES: ClassVar = {entry.mode: entry.factory for entry in SCREENS}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "request_quit", "Quit"),
@@ -81,6 +94,7 @@ class WorkbenchApp(App[None]):
         self.preload = preload
         self.started_at = time.perf_counter()
         self.engine_seconds: float | None = None
+        start_resource_tracker()
 
     def on_mount(self) -> None:
         self.switch_mode(self.start_mode)

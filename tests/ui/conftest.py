@@ -29,3 +29,22 @@ def make_app(runs_root: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
         return WorkbenchApp(**options)  # type: ignore[arg-type]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """3 classes of 14 small generated PNGs each, and one file that is not an image."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("tiny") / "animals"
+    rng = np.random.default_rng(0)
+    for label, name in enumerate(("cat", "dog", "panda")):
+        folder = root / name
+        folder.mkdir(parents=True)
+        for i in range(14):
+            pixels = rng.integers(0, 60, size=(40, 40, 3), dtype=np.uint8)
+            pixels[..., label] += 150  # a class-coloured tint: learnable in a few steps
+            Image.fromarray(pixels).save(folder / f"{name}_{i:03d}.png")
+    (root / "cat" / "notes.txt").write_text("not an image")
+    return root

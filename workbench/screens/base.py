@@ -27,6 +27,9 @@ class WorkbenchScreen(Screen[None]):
     HELP: ClassVar[str] = ""
     """Markdown shown by the ``?`` help: what the screen is for and how to use it."""
 
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # noqa: RUF012 (Textual API)
+    """Screens get the class -narrow below 120 columns and -wide from 120 on (see app.tcss)."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "leave_field", "Leave field", show=False),
     ]

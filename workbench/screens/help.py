@@ -27,6 +27,7 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,question_mark,q", "dismiss", "Close"),
     ]
+    AUTO_FOCUS = "#help-body"
 
     def __init__(self, screen: Screen[object]) -> None:
         super().__init__(id="help")

@@ -130,6 +130,8 @@ command line; their runs appear here.
             super().__init__()
             self.rows = rows
 
+    AUTO_FOCUS = "#runs-table"
+
     def __init__(self) -> None:
         super().__init__(id="runs")
         self.title = "Runs"
