@@ -20,7 +20,8 @@ formula and as numbers), and compare a float64 hand-style chain rule with PyTorc
 
 Expressions may use numbers, x, z, + - * / ** %, unary minus and
 mean sum exp log sin cos tanh sigmoid relu; a vector result is reduced with mean.
-Negative numbers need no '=': --z -1,1,-1,0 works.
+Negative numbers need no '=' (--z -1,1,-1,0 works); an expression that starts
+with '-' does: --expr=-x*z.
 """
 
 

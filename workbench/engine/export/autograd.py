@@ -28,10 +28,9 @@ def _dot_escape(text: str) -> str:
 
 
 def _label_lines(node: GraphNode) -> list[str]:
-    lines = [f"{node.name}  ({node.kind})"]
     if node.op == "internal":
-        lines.append("inside PyTorch")
-        return lines
+        return [node.kind, "added inside PyTorch"]
+    lines = [f"{node.name}  ({node.kind})"]
     lines.append(f"value {format_values(node.value, 3)}")
     if node.op != "constant":
         lines.append(f"grad {format_values(node.grad, 4)}")
@@ -125,6 +124,8 @@ def write_autograd_graph(trace: AutogradTrace, out_dir: str | Path) -> list[Path
         axes.text(cx, cy - 0.08, "\n".join(lines[1:]), ha="center", va="center", fontsize=5.5)
     for edge in trace.edges:
         (sx, sy), (tx, ty) = position[edge.source], position[edge.target]
+        # edges that skip a column bend, so they pass beside the boxes in between
+        bend = 0.0 if tx - sx <= 1 else (-0.25 if ty >= sy else 0.25)
         axes.annotate(
             "",
             xy=(tx - box_w / 2, ty),
@@ -136,6 +137,7 @@ def write_autograd_graph(trace: AutogradTrace, out_dir: str | Path) -> list[Path
                 "linewidth": 0.8,
                 "shrinkA": 1,
                 "shrinkB": 1,
+                "connectionstyle": f"arc3,rad={bend}",
             },
         )
         if edge.role and edge.role.split()[0] in ("base", "exponent", "numerator", "denominator"):
