@@ -17,11 +17,13 @@ def runs_root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_app(runs_root: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """Build a WorkbenchApp on a temporary runs folder and cache (keyword overrides allowed)."""
+def make_app(runs_root: Path, tmp_path: Path, tiny_images: Path):  # type: ignore[no-untyped-def]
+    """A WorkbenchApp on a temporary runs folder and cache, and the tiny data set (the demo set
+    takes seconds to draw); keyword arguments override."""
 
     def make(**kwargs: object) -> WorkbenchApp:
         options: dict[str, object] = {
+            "data": str(tiny_images),
             "runs_root": runs_root,
             "cache_dir": str(tmp_path / "cache"),
         }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from workbench.screens import SCREENS
 from workbench.screens.base import WorkbenchScreen
 
@@ -43,11 +46,25 @@ async def test_quit_without_work_exits_at_once(make_app) -> None:  # type: ignor
 
 async def test_engine_preload_flips_ready(make_app) -> None:  # type: ignore[no-untyped-def]
     app = make_app(start_mode="runs")
+    assert app.engine_status == "loading engine…" and not app.engine_ready
     async with app.run_test(size=(80, 24)) as pilot:
-        assert app.engine_status  # "loading engine…" in the first frame
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert app.engine_ready or app.engine_status == "engine failed"
+        assert app.engine_ready and app.engine_status == ""
+        assert app.engine_seconds is not None
+
+
+def test_app_import_does_not_load_torch_or_screens() -> None:
+    """The first frame must not wait for torch: the app module and its shell import neither
+    torch nor the engine nor any screen (screens load on first use)."""
+    code = (
+        "import sys, workbench.app\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] == 'torch'\n"
+        "       or m.startswith(('workbench.engine.', 'workbench.screens.'))]\n"
+        "print(sorted(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 async def test_resize_down_to_80x24_and_up(make_app) -> None:  # type: ignore[no-untyped-def]
