@@ -46,9 +46,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.engine.expr import parse_expression
+    from workbench.engine.expr import InputError, parse_expression, parse_vector
 
-    parse_expression(args.expr)  # a bad expression fails before torch is imported
+    # Bad input fails here, before torch is imported.
+    if len(parse_vector(args.x, "x")) != len(parse_vector(args.z, "z")):
+        raise InputError("x and z need the same number of elements")
+    parse_expression(args.expr)
     # torch costs 1-2 s to import: only when the command runs.
     from workbench.engine.autograd_demo import trace_expression
 

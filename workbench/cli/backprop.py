@@ -30,12 +30,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    # torch costs 1-2 s to import: only when the command runs.
-    from workbench.engine.backprop_demo import backprop_report, delta_w_map, sigmoid_curve
     from workbench.errors import UsageError
 
     if not 1 <= args.trials <= 1000:
         raise UsageError(f"--trials {args.trials}: give 1 to 1000")
+    # torch costs 1-2 s to import: only when the command runs.
+    from workbench.engine.backprop_demo import backprop_report, delta_w_map, sigmoid_curve
+
     report = backprop_report(trials=args.trials, seed=args.seed)
     if args.json:
         document = report.to_dict()

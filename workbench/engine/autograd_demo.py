@@ -24,24 +24,47 @@ import torch
 
 from workbench.engine.expr import (
     ASSIGNMENT_EXPRESSION,
+    MAX_ELEMENTS,
     REDUCTIONS,
     BinOp,
     Call,
     Expr,
+    InputError,
     Num,
     Unary,
     Var,
     format_number,
     is_assignment,
     parse_expression,
+    parse_vector,
     to_source,
 )
-from workbench.errors import UsageError
+
+__all__ = [
+    "DEFAULT_EXPRESSION",
+    "DEFAULT_X",
+    "DEFAULT_Z",
+    "DTYPES",
+    "MAX_ELEMENTS",
+    "TOLERANCES",
+    "AutogradTrace",
+    "BackwardStep",
+    "Check",
+    "ForwardStep",
+    "GradRow",
+    "GraphEdge",
+    "GraphNode",
+    "InputError",
+    "Issue",
+    "LocalDerivative",
+    "grad_label",
+    "parse_vector",
+    "trace_expression",
+]
 
 DEFAULT_X: tuple[float, ...] = (0.1, 0.0, 0.2, 1.0)
 DEFAULT_Z: tuple[float, ...] = (-1.0, 1.0, -1.0, 0.0)
 DEFAULT_EXPRESSION = ASSIGNMENT_EXPRESSION
-MAX_ELEMENTS = 8
 DTYPES: tuple[str, ...] = ("float32", "float64")
 
 TOLERANCES: dict[str, tuple[float, float]] = {"float32": (1e-4, 1e-6), "float64": (1e-9, 1e-12)}
@@ -58,10 +81,6 @@ _ROLES: dict[str, tuple[str, str]] = {
     "*": ("left factor", "right factor"),
 }
 _SYMBOLS = {"+": "+", "-": "−", "*": "·", "/": "/", "%": "%", "**": "^"}
-
-
-class InputError(UsageError):
-    """Bad values for ``x``/``z`` (the message names which and why)."""
 
 
 Values = tuple[float, ...]
@@ -248,29 +267,6 @@ class AutogradTrace(_Serialisable):
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-def parse_vector(text: str | Sequence[float], name: str) -> Values:
-    """Parse ``"0.1,0,0.2,1"`` (brackets and spaces allowed) into 1 to 8 finite floats."""
-    if isinstance(text, str):
-        cleaned = text.strip().strip("[]()").replace(";", ",")
-        parts = [part for part in cleaned.replace(" ", ",").split(",") if part]
-        if not parts:
-            raise InputError(f"--{name}: no numbers given; write e.g. 0.1,0,0.2,1")
-        values: list[float] = []
-        for index, part in enumerate(parts):
-            try:
-                values.append(float(part))
-            except ValueError:
-                raise InputError(f"--{name}: element {index} ({part!r}) is not a number") from None
-    else:
-        values = [float(value) for value in text]
-    if not 1 <= len(values) <= MAX_ELEMENTS:
-        raise InputError(f"--{name}: {len(values)} elements; give 1 to {MAX_ELEMENTS}")
-    for index, value in enumerate(values):
-        if not math.isfinite(value):
-            raise InputError(f"--{name}: element {index} is {value}; give finite numbers")
-    return tuple(values)
 
 
 # --------------------------------------------------------------------------- building

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from workbench.errors import UsageError
@@ -59,6 +60,14 @@ BINARY_SYMBOLS: dict[type[ast.operator], str] = {
 
 ASSIGNMENT_EXPRESSION = "(((x + 10%4 + z) ** (4*x)) + 3) * 5"
 """Q1's expression: ``c`` of the assignment (``y = c.mean()`` is the reduction)."""
+
+
+class InputError(UsageError):
+    """Bad values for ``x``/``z`` (the message names which and why)."""
+
+
+MAX_ELEMENTS = 8
+"""Most elements ``x`` and ``z`` may have."""
 
 
 class ExpressionError(UsageError):
@@ -342,3 +351,26 @@ def _describe(node: ast.AST) -> str:
     if isinstance(node, ast.BinOp | ast.UnaryOp):
         return names.get(type(node.op), type(node.op).__name__)
     return names.get(type(node), type(node).__name__)
+
+
+def parse_vector(text: str | Sequence[float], name: str) -> tuple[float, ...]:
+    """Parse ``"0.1,0,0.2,1"`` (brackets and spaces allowed) into 1 to 8 finite floats."""
+    if isinstance(text, str):
+        cleaned = text.strip().strip("[]()").replace(";", ",")
+        parts = [part for part in cleaned.replace(" ", ",").split(",") if part]
+        if not parts:
+            raise InputError(f"--{name}: no numbers given; write e.g. 0.1,0,0.2,1")
+        values: list[float] = []
+        for index, part in enumerate(parts):
+            try:
+                values.append(float(part))
+            except ValueError:
+                raise InputError(f"--{name}: element {index} ({part!r}) is not a number") from None
+    else:
+        values = [float(value) for value in text]
+    if not 1 <= len(values) <= MAX_ELEMENTS:
+        raise InputError(f"--{name}: {len(values)} elements; give 1 to {MAX_ELEMENTS}")
+    for index, value in enumerate(values):
+        if not math.isfinite(value):
+            raise InputError(f"--{name}: element {index} is {value}; give finite numbers")
+    return tuple(values)
