@@ -1,9 +1,9 @@
 """What the TUI does to a training process and its run directory; no Textual in here.
 
 * :func:`start_training` runs ``workbench train …`` as its own process in a new session, so the
-  run survives the TUI closing and an SSH drop; its stdout and stderr go to ``tui.log`` in the
-  run directory. :func:`stop_training` sends it SIGINT (the loop finishes the batch, writes
-  ``last.pt`` and marks the run stopped).
+  run survives the TUI closing and an SSH drop; its stdout and stderr go to
+  ``<runs root>/.tui-logs/<run id>.log``. :func:`stop_training` sends it SIGINT (the loop
+  finishes the batch, writes ``last.pt`` and marks the run stopped).
 * :class:`RunTail` follows a run directory: each :meth:`RunTail.poll` reads ``status.json`` and
   only the bytes appended to ``events.jsonl`` since the last poll (through the engine's reader,
   :class:`workbench.engine.runs.Run`, imported lazily: it pulls in torch), and folds the new
@@ -28,7 +28,6 @@ from workbench.config import RunConfig
 EVENTS = "events.jsonl"
 STATUS = "status.json"
 CONFIG = "config.json"
-LAUNCH_LOG = "tui.log"
 STALE_HEARTBEAT_S = 120.0
 """A running run whose process is gone, or silent this long, is shown as lost."""
 
@@ -38,7 +37,7 @@ def train_argv(config: RunConfig, run_dir: Path, *, resume: bool = False) -> lis
     argv = [sys.executable, "-m", "workbench", "train", "--run-dir", str(run_dir)]
     if resume:
         return [*argv, "--resume"]
-    data, train = config.data, config.train
+    data, train, model = config.data, config.train, config.model
     if data.data:
         argv += ["--data", data.data]
     if data.cache_dir:
@@ -54,26 +53,32 @@ def train_argv(config: RunConfig, run_dir: Path, *, resume: bool = False) -> lis
         "--augment", data.augment,
         "--seed", str(data.seed),
         "--device", train.device,
+        "--widths", ",".join(str(w) for w in model.widths),
+        "--convs-per-stage", str(model.convs_per_stage),
     ]  # fmt: skip
     return argv
 
 
-def new_run_dir(runs_root: Path) -> Path:
-    """A fresh, unused run directory name under ``runs_root`` (not created)."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    candidate = runs_root / f"tui-{stamp}"
-    n = 1
-    while candidate.exists():
-        n += 1
-        candidate = runs_root / f"tui-{stamp}-{n}"
-    return candidate
+def new_run_dir(runs_root: Path, config: RunConfig) -> Path:
+    """Create a fresh, empty run directory named like the CLI's (``workbench train`` accepts an
+    empty ``--run-dir``). Uses the engine's naming, so the engine must be loaded."""
+    from workbench.engine.runs import create_run_dir, new_run_id
+
+    return create_run_dir(runs_root, new_run_id(config.data))
+
+
+def launch_log_path(run_dir: Path) -> Path:
+    """Where the launched process's stdout and stderr go: beside the run directory, in
+    ``<runs root>/.tui-logs/`` (``workbench train`` refuses a --run-dir that is not empty)."""
+    return run_dir.parent / ".tui-logs" / f"{run_dir.name}.log"
 
 
 def start_training(argv: list[str], run_dir: Path) -> subprocess.Popen[bytes]:
-    """Start ``argv`` in a new session, its output appended to ``run_dir/tui.log``."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+    """Start ``argv`` in a new session, its output appended to :func:`launch_log_path`."""
+    log_path = launch_log_path(run_dir)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    with open(run_dir / LAUNCH_LOG, "ab") as log:
+    with open(log_path, "ab") as log:
         return subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -117,7 +122,7 @@ def read_json(path: Path) -> dict[str, Any]:
 def launch_log_tail(run_dir: Path, lines: int = 8) -> str:
     """The last lines of the launched process's output (for a run that died early)."""
     try:
-        text = (run_dir / LAUNCH_LOG).read_text(errors="replace")
+        text = launch_log_path(run_dir).read_text(errors="replace")
     except OSError:
         return ""
     return "\n".join(text.strip().splitlines()[-lines:])
@@ -262,7 +267,7 @@ class RunTail:
             if status.state in ("finished", "stopped", "failed"):
                 s.state = status.state
                 if status.state == "failed" and not s.message:
-                    s.message = f"failed: {status.message or 'see tui.log in the run folder'}"
+                    s.message = f"failed: {status.message or 'see the log in .tui-logs'}"
             elif status.state == "running" and not self._lost:
                 s.state = "running"
         if s.state in ("waiting", "running") and s.pid and not pid_alive(s.pid):

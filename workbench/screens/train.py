@@ -31,7 +31,7 @@ from workbench.config import (
     RunConfig,
     TrainConfig,
 )
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, UsageError
 from workbench.screens.base import WorkbenchScreen
 from workbench.widgets.plots import MetricPlot
 
@@ -49,8 +49,10 @@ FIELDS: dict[str, tuple[str, str, Any]] = {
     "augment": ("data", "augment", AUGMENT_BACKENDS),
     "seed": ("data", "seed", int),
     "device": ("train", "device", str),
+    "widths": ("model", "widths", "widths"),
+    "convs_per_stage": ("model", "convs_per_stage", int),
 }
-LABELS = {"image_size": "size", "batch_size": "batch", "augment": "augment"}
+LABELS = {"image_size": "size", "batch_size": "batch", "convs_per_stage": "convs"}
 
 
 def form_errors(
@@ -72,10 +74,13 @@ def form_errors(
                 value = float(str(raw).strip())
             elif kind is str:
                 value = str(raw).strip()
+            elif kind == "widths":
+                value = tuple(int(part) for part in str(raw).replace(" ", "").split(",") if part)
             else:
                 value = raw
         except ValueError:
-            errors[name] = f"not a {'whole number' if kind is int else 'number'}: {raw!r}"
+            what = {int: "a whole number", float: "a number"}.get(kind, "channels like 16,32,64")
+            errors[name] = f"not {what}: {raw!r}"
             continue
         try:
             _config({name: value}, None, None).validate()
@@ -94,12 +99,13 @@ def form_errors(
 
 
 def _config(values: dict[str, Any], data: str | None, cache_dir: str | None) -> RunConfig:
-    data_kw = {FIELDS[k][1]: v for k, v in values.items() if FIELDS[k][0] == "data"}
-    train_kw = {FIELDS[k][1]: v for k, v in values.items() if FIELDS[k][0] == "train"}
+    def section(name: str) -> dict[str, Any]:
+        return {FIELDS[k][1]: v for k, v in values.items() if FIELDS[k][0] == name}
+
     return RunConfig(
-        data=DataConfig(data=data, cache_dir=cache_dir, **data_kw),
-        model=ModelConfig(),
-        train=TrainConfig(**train_kw),
+        data=DataConfig(data=data, cache_dir=cache_dir, **section("data")),
+        model=ModelConfig(**section("model")),
+        train=TrainConfig(**section("train")),
     )
 
 
@@ -155,6 +161,8 @@ attaches to it; pick any run on the Runs screen (**3**, Enter) to see its curves
                 yield Static("Run", classes="title")
                 for name, (section, attr, kind) in FIELDS.items():
                     value = getattr(getattr(defaults, section), attr)
+                    if name == "widths":
+                        value = ",".join(str(w) for w in value)
                     with Horizontal(classes="field"):
                         yield Label(LABELS.get(name, name), classes="field-label")
                         if isinstance(kind, tuple):
@@ -224,8 +232,10 @@ attaches to it; pick any run on the Runs screen (**3**, Enter) to see its curves
         status.update(f"fix {len(errors)} field(s) to start" if errors else "")
         return config
 
-    def on_input_changed(self, _event: Input.Changed) -> None:
+    def on_input_changed(self, event: Input.Changed) -> None:
         self.validate_form()
+        if event.input.id in ("f-widths", "f-convs_per_stage"):
+            self.refresh_summary()
 
     def on_select_changed(self, event: Select.Changed) -> None:
         self.validate_form()
@@ -233,16 +243,20 @@ attaches to it; pick any run on the Runs screen (**3**, Enter) to see its curves
             self.refresh_summary()
 
     def refresh_summary(self) -> None:
-        if self.wb.engine_ready:
-            value = self.query_one("#f-image_size", Select).value
-            size = int(value) if isinstance(value, int) else 128
-            self.build_summary(size, max(len(self.wb.class_names), 2) if self.wb.class_names else 3)
+        if not self.wb.engine_ready:
+            return
+        if self.config is None and ({"widths", "convs_per_stage", "image_size"} & set(self.errors)):
+            self.query_one("#model-summary", Static).update("(fix the model fields)")
+            return
+        config = self.config or RunConfig()
+        classes = len(self.wb.class_names) or 3
+        self.build_summary(config.model, config.data.image_size, classes)
 
     @work(thread=True, exclusive=True, group="summary", exit_on_error=False, name="model summary")
-    def build_summary(self, image_size: int, num_classes: int) -> None:
+    def build_summary(self, model: ModelConfig, image_size: int, num_classes: int) -> None:
         from workbench.engine.model import build_model, summarize
 
-        summary = summarize(build_model(ModelConfig(), num_classes), image_size)
+        summary = summarize(build_model(model, num_classes), image_size)
         lines = [
             f"{summary.total_params / 1e6:.2f} M parameters, "
             f"{summary.mult_adds / 1e6:.0f} M mult-adds/image",
@@ -269,7 +283,14 @@ attaches to it; pick any run on the Runs screen (**3**, Enter) to see its curves
                 "A run is already being watched and going; stop it first (x).", severity="warning"
             )
             return
-        run_dir = tui_launch.new_run_dir(self.wb.runs_root)
+        if not self.wb.engine_ready:
+            self.notify("The engine is still loading; try again in a moment.", severity="warning")
+            return
+        try:
+            run_dir = tui_launch.new_run_dir(self.wb.runs_root, config)
+        except (OSError, UsageError) as error:
+            self.notify(f"Cannot create the run directory: {error}", severity="error")
+            return
         self.launch(tui_launch.train_argv(config, run_dir), run_dir)
 
     def action_stop(self) -> None:
