@@ -52,6 +52,10 @@ SCREENS: tuple[ScreenEntry, ...] = (
         "3", "runs", "Runs", "Every run: table, overlay of validation curves",
         "workbench.screens.runs:RunsScreen",
     ),
+    ScreenEntry(
+        "5", "autograd", "Autograd", "Q1: step through autograd's graph, hand vs PyTorch",
+        "workbench.screens.autograd:AutogradScreen",
+    ),
 )  # fmt: skip
 """The screens, in key order. Issue 7 appends Evaluate, Autograd, Backprop and Export here."""
 

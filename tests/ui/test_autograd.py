@@ -1,0 +1,122 @@
+"""The Autograd screen (Q1): stepping to the comparison, editing inputs, bad input, snapshot."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
+
+from workbench.screens.autograd import AutogradScreen
+
+
+def _text(widget: Static, width: int = 120) -> str:
+    console = Console(width=width, record=True, color_system=None)
+    console.print(widget.content)
+    return console.export_text()
+
+
+async def _ready(app, pilot: Pilot) -> AutogradScreen:  # type: ignore[no-untyped-def]
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    screen = app.screen
+    assert isinstance(screen, AutogradScreen)
+    assert screen.trace is not None
+    return screen
+
+
+async def test_steps_reach_the_comparison(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(start_mode="autograd", preload=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _ready(app, pilot)
+        trace = screen.trace
+        assert trace is not None
+        total = len(trace.forward) + len(trace.backward) + 1
+        assert len(screen.steps) == total
+        assert screen.current is not None and screen.current.phase == "forward"
+        seen = set()
+        for _ in range(total - 1):
+            await pilot.press("right")
+            assert screen.current is not None
+            seen.add(screen.current.phase)
+        assert seen == {"forward", "backward", "check"}
+        assert screen.current.phase == "check"
+        panel = _text(screen.query_one("#ag-panel", Static))
+        assert "hand-style (float64) against PyTorch" in panel
+        assert "agree" in panel
+        # x accumulates from its two paths: the step at x + 2 says so
+        await pilot.press("left")
+        assert "reached along a second path" in _text(screen.query_one("#ag-panel", Static))
+        await pilot.press("home")
+        assert screen.position == 0
+
+
+async def test_editing_x_changes_the_numbers(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(start_mode="autograd", preload=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _ready(app, pilot)
+        assert screen.trace is not None
+        before = screen.trace.x_grad
+        await pilot.press("e")
+        field = screen.query_one("#ag-x", Input)
+        assert field.has_focus
+        field.value = "0.5, 0.3, 0.2, 0.9"
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.trace.x == (0.5, 0.3, 0.2, 0.9)
+        assert screen.trace.x_grad != before
+        await pilot.press("home")  # the forward step of x shows its elements
+        assert "0.9" in _text(screen.query_one("#ag-panel", Static))
+
+
+async def test_bad_expression_keeps_the_last_graph(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(start_mode="autograd", preload=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _ready(app, pilot)
+        good = screen.trace
+        await pilot.press("t")
+        screen.query_one("#ag-expr", Input).value = "x.grad + 1"
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        error = screen.query_one("#ag-error-expr", Static)
+        assert "attribute access is not allowed" in _text(error)
+        assert error.has_class("-shown")
+        assert screen.trace is good
+        # a length mismatch is reported under z
+        screen.query_one("#ag-expr", Input).value = "x * z"
+        screen.query_one("#ag-z", Input).value = "1, 2"
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "same number" in _text(screen.query_one("#ag-error-z", Static))
+        assert not screen.query_one("#ag-error-expr", Static).has_class("-shown")
+        assert screen.trace is good
+        await pilot.press("escape", "right")
+        assert screen.position == 1
+        assert app.is_running
+
+
+async def test_other_expression_is_traced(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(start_mode="autograd", preload=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _ready(app, pilot)
+        await pilot.press("t")
+        screen.query_one("#ag-expr", Input).value = "sigmoid(x * z) + log(x)"
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.trace is not None and "sigmoid" in screen.trace.expression
+        assert screen.trace.issues  # log(0) at element 1 is explained, not a crash
+        await pilot.press("end")
+        assert "undefined" in _text(screen.query_one("#ag-panel", Static))
+
+
+def test_snapshot_backward_step(make_app, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    async def to_power_step(pilot: Pilot) -> None:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press(*["right"] * 16)
+
+    app = make_app(start_mode="autograd", preload=False)
+    assert snap_compare(app, terminal_size=(120, 36), run_before=to_power_step)

@@ -1,0 +1,259 @@
+"""The Autograd screen (Q1): step through the graph autograd built, forward then backward.
+
+The engine (:func:`workbench.engine.autograd_demo.trace_expression`) builds the expression with
+PyTorch, traces ``y.grad_fn`` and works the chain rule by hand; this screen only renders the
+trace (:mod:`workbench.widgets.autograd_view`). ``x``, ``z`` and the expression are edited in
+place: Enter re-traces in a thread worker; a bad input shows the engine's message under its
+field and the last good graph stays.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Input, Label, Static
+
+from workbench.screens.base import WorkbenchScreen
+from workbench.widgets.autograd_view import (
+    Step,
+    graph_state,
+    graph_text,
+    step_panel,
+    step_title,
+    steps_of,
+)
+
+if TYPE_CHECKING:
+    from workbench.engine.autograd_demo import AutogradTrace
+
+DEFAULT_X = "0.1, 0, 0.2, 1"
+DEFAULT_Z = "-1, 1, -1, 0"
+DEFAULT_EXPR = "(((x + 10%4 + z) ** (4*x)) + 3) * 5"
+FIELDS = ("x", "z", "expr")
+
+
+def field_of(message: str) -> str:
+    """Which field an engine message is about (``--x: …`` → x; an expression error → expr)."""
+    if message.startswith("--x"):
+        return "x"
+    if message.startswith("--z") or message.startswith("x has"):
+        return "z"
+    return "expr"
+
+
+class AutogradScreen(WorkbenchScreen):
+    """Inputs on top; the traced graph on the left, the current step on the right."""
+
+    HELP = """
+Q1: the computation graph that PyTorch's autograd really built for
+`y = mean((((x + 10%4 + z) ** (4*x)) + 3) * 5)`, traced from `y.grad_fn` down
+`next_functions`, and the chain rule worked by hand beside it.
+
+**→** steps forward through the forward pass (each node's equation and value for every
+element), then through the backward pass (upstream gradient ∂y/∂node, each local derivative as
+a formula and as numbers, the contribution and the gradient accumulated so far; at `x` the two
+paths, through the base and the exponent of the power, add up). The last step compares the
+hand-style float64 gradients with PyTorch's `x.grad`, `z.grad` and the retained intermediate
+gradients. **←** steps back; **home**/**end** jump to the first step and to the comparison.
+
+Edit `x`, `z` (1 to 8 numbers, as many in each) or the expression (numbers, x, z,
+`+ - * / ** %`, unary minus, mean sum exp log sin cos tanh sigmoid relu) and press Enter.
+A bad input shows the engine's message under the field; the last good graph stays.
+Highlighted in the graph: the current node (yellow) and the nodes receiving gradient (green).
+"""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("right,l", "step(1)", "Next"),
+        Binding("left,h", "step(-1)", "Back"),
+        Binding("home", "first", "First", show=False),
+        Binding("end,c", "last", "Compare"),
+        Binding("e", "edit('x')", "Edit x"),
+        Binding("t", "edit('expr')", "Expression"),
+        Binding("d", "toggle_dtype", "dtype"),
+        Binding("r", "reset", "Reset"),
+    ]
+
+    class TraceReady(Message):
+        def __init__(self, trace: AutogradTrace) -> None:
+            super().__init__()
+            self.trace = trace
+
+    class TraceFailed(Message):
+        def __init__(self, field: str, message: str) -> None:
+            super().__init__()
+            self.field = field
+            self.message = message
+
+    DEFAULT_CSS = """
+    AutogradScreen #ag-inputs { height: auto; padding: 0 1; }
+    AutogradScreen .ag-field { height: auto; width: 1fr; }
+    AutogradScreen #ag-field-x, AutogradScreen #ag-field-z { width: 22; }
+    AutogradScreen .ag-row { height: 1; }
+    AutogradScreen .ag-row Label { width: auto; padding-right: 1; }
+    AutogradScreen .ag-row Input { border: none; height: 1; padding: 0 1; width: 1fr; }
+    AutogradScreen .ag-row Input:focus { background: $boost; border: none; }
+    AutogradScreen .ag-row Input.-invalid { border: none; background: $error 20%; }
+    AutogradScreen .ag-error { color: $error; height: auto; display: none; }
+    AutogradScreen .ag-error.-shown { display: block; }
+    AutogradScreen #ag-title { height: 1; padding: 0 1; background: $boost; }
+    AutogradScreen #ag-body { height: 1fr; }
+    AutogradScreen #ag-graph-box {
+        width: 45%; max-width: 90; border-right: vkey $primary-background;
+    }
+    AutogradScreen.-narrow #ag-graph-box { width: 40%; }
+    AutogradScreen #ag-graph { width: auto; padding: 0 1; }
+    AutogradScreen #ag-panel-box { width: 1fr; }
+    AutogradScreen #ag-panel { padding: 0 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(id="autograd")
+        self.title = "Autograd"
+        self.trace: AutogradTrace | None = None
+        self.steps: list[Step] = []
+        self.position = 0
+        self.dtype = "float32"
+        self.last_inputs: dict[str, str] = {"x": DEFAULT_X, "z": DEFAULT_Z, "expr": DEFAULT_EXPR}
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="ag-inputs"):
+            for name, label, value in (
+                ("x", "x", DEFAULT_X),
+                ("z", "z", DEFAULT_Z),
+                ("expr", "c =", DEFAULT_EXPR),
+            ):
+                with Vertical(classes="ag-field", id=f"ag-field-{name}"):
+                    with Horizontal(classes="ag-row"):
+                        yield Label(label)
+                        yield Input(value, id=f"ag-{name}", select_on_focus=False)
+                    yield Static("", classes="ag-error", id=f"ag-error-{name}")
+        yield Static("tracing…", id="ag-title")
+        with Horizontal(id="ag-body"):
+            with VerticalScroll(id="ag-graph-box"):
+                yield Static("", id="ag-graph")
+            with VerticalScroll(id="ag-panel-box"):
+                yield Static("", id="ag-panel")
+
+    def on_mount(self) -> None:
+        self.retrace()
+
+    # ------------------------------------------------------------------ tracing
+
+    def retrace(self) -> None:
+        values = {name: self.query_one(f"#ag-{name}", Input).value for name in FIELDS}
+        self.run_trace(values["x"], values["z"], values["expr"], self.dtype)
+
+    @work(thread=True, exclusive=True, group="autograd", exit_on_error=False, name="tracing")
+    def run_trace(self, x: str, z: str, expression: str, dtype: str) -> None:
+        from workbench.engine.expr import parse_expression
+        from workbench.errors import UsageError
+
+        try:
+            parse_expression(expression)  # a bad expression fails before torch is imported
+        except UsageError as error:
+            self.post_message(self.TraceFailed("expr", str(error)))
+            return
+        from workbench.engine.autograd_demo import trace_expression  # torch: 1-2 s once
+
+        try:
+            trace = trace_expression(x, z, expression, dtype)
+        except UsageError as error:
+            self.post_message(self.TraceFailed(field_of(str(error)), str(error)))
+            return
+        self.post_message(self.TraceReady(trace))
+
+    def on_autograd_screen_trace_ready(self, message: TraceReady) -> None:
+        same_shape = self.trace is not None and [s.node for s in self.trace.forward] == [
+            s.node for s in message.trace.forward
+        ]
+        self.trace = message.trace
+        self.steps = steps_of(message.trace)
+        if not same_shape:
+            self.position = 0
+        self.position = min(self.position, len(self.steps) - 1)
+        for name in FIELDS:
+            self._show_error(name, "")
+        self.last_inputs = {n: self.query_one(f"#ag-{n}", Input).value for n in FIELDS}
+        self.refresh_view()
+
+    def on_autograd_screen_trace_failed(self, message: TraceFailed) -> None:
+        text = message.message
+        for prefix in ("--x: ", "--z: "):
+            text = text.removeprefix(prefix)
+        for name in FIELDS:
+            self._show_error(name, text if name == message.field else "")
+        self.query_one(f"#ag-{message.field}", Input).focus()
+        if self.trace is not None:
+            self.query_one("#ag-title", Static).update(
+                step_title(self.trace, self.steps, self.position)
+                + " · (showing the last good graph)"
+            )
+
+    def _show_error(self, name: str, text: str) -> None:
+        error = self.query_one(f"#ag-error-{name}", Static)
+        error.update(text)
+        error.set_class(bool(text), "-shown")
+        self.query_one(f"#ag-{name}", Input).set_class(bool(text), "-invalid")
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.set_focus(None)
+        self.retrace()
+
+    # ------------------------------------------------------------------ drawing
+
+    def refresh_view(self) -> None:
+        trace = self.trace
+        if trace is None:
+            return
+        state = graph_state(trace, self.steps, self.position)
+        graph = self.query_one("#ag-graph", Static)
+        numbers = self.size.width >= 120
+        with self.app.batch_update():
+            self.query_one("#ag-title", Static).update(step_title(trace, self.steps, self.position))
+            graph.update(graph_text(trace, state, numbers=numbers))
+            self.query_one("#ag-panel", Static).update(step_panel(trace, self.steps, self.position))
+        self.query_one("#ag-panel-box", VerticalScroll).scroll_home(animate=False)
+
+    def on_resize(self) -> None:
+        self.refresh_view()
+
+    @property
+    def current(self) -> Step | None:
+        """The step shown now (None before the first trace)."""
+        return self.steps[self.position] if self.steps else None
+
+    def action_step(self, delta: int) -> None:
+        if not self.steps:
+            return
+        position = max(0, min(len(self.steps) - 1, self.position + delta))
+        if position != self.position:
+            self.position = position
+            self.refresh_view()
+
+    def action_first(self) -> None:
+        self.action_step(-len(self.steps))
+
+    def action_last(self) -> None:
+        self.action_step(len(self.steps))
+
+    def action_edit(self, name: str) -> None:
+        self.query_one(f"#ag-{name}", Input).focus()
+
+    def action_toggle_dtype(self) -> None:
+        self.dtype = "float64" if self.dtype == "float32" else "float32"
+        self.notify(f"PyTorch now computes in {self.dtype}", timeout=2)
+        self.retrace()
+
+    def action_reset(self) -> None:
+        for name, value in (("x", DEFAULT_X), ("z", DEFAULT_Z), ("expr", DEFAULT_EXPR)):
+            self.query_one(f"#ag-{name}", Input).value = value
+        self.dtype = "float32"
+        self.position = 0
+        self.retrace()
