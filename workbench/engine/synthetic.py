@@ -27,7 +27,7 @@ CLASSES = ("cats", "dogs", "panda")
 """The demo's class folders (named like the course's animals set)."""
 SIDE = 160
 """Pixel side of the stored images."""
-DEMO_FORMAT = 1
+DEMO_FORMAT = 2
 """Bump when the drawing changes, so an old demo set is regenerated."""
 
 Colour = tuple[int, int, int]
@@ -106,10 +106,10 @@ def _background(rng: random.Random) -> Image.Image:
     pixels = np.array(top)[None, None, :] * (1 - ramp) + np.array(bottom)[None, None, :] * ramp
     image = Image.fromarray(np.repeat(pixels, SIDE, axis=1).astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(image)
-    for _ in range(rng.randint(2, 8)):  # clutter, including ear-like triangles and blobs
+    for _ in range(rng.randint(3, 12)):  # clutter, including ear-like triangles and blobs
         x, y = rng.uniform(-20, SIDE), rng.uniform(-20, SIDE)
         w, h = rng.uniform(8, 60), rng.uniform(8, 60)
-        colour = _random_colour(rng)
+        colour = _random_colour(rng) if rng.random() < 0.8 else (25, 25, 25)
         kind = rng.random()
         if kind < 0.4:
             draw.ellipse((x, y, x + w, y + h), fill=colour)
@@ -131,11 +131,11 @@ def draw_face(kind: str, rng: random.Random) -> Image.Image:
     layer = Image.new("RGBA", (SIDE, SIDE), (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
     c = SIDE / 2
-    r = rng.uniform(0.2, 0.36) * SIDE
+    r = rng.uniform(0.16, 0.36) * SIDE
     rx, ry = r * rng.uniform(0.85, 1.15), r * rng.uniform(0.85, 1.1)
     if kind == "panda":
-        fur = _jitter((236, 234, 228), rng, 25)
-        dark = _jitter((28, 28, 30), rng, 20)
+        fur = _jitter((236, 234, 228), rng, 45)
+        dark = _jitter((40, 38, 38), rng, 35)
     else:
         fur = _jitter(rng.choice(FUR), rng, 30)
         dark = _jitter(tuple(int(v * rng.uniform(0.3, 0.7)) for v in fur), rng, 15)  # type: ignore[arg-type]
@@ -228,19 +228,19 @@ def draw_face(kind: str, rng: random.Random) -> Image.Image:
     shift = (int(rng.uniform(-0.22, 0.22) * SIDE), int(rng.uniform(-0.22, 0.22) * SIDE))
     image.paste(layer, shift, layer)
     draw = ImageDraw.Draw(image)
-    for _ in range(rng.choice((0, 1, 1, 2, 3))):  # occluders over the face
+    for _ in range(rng.choice((0, 1, 1, 2, 3, 4))):  # occluders over the face
         x, y = c + rng.uniform(-r, r), c + rng.uniform(-r, r)
-        w, h = rng.uniform(0.2, 0.7) * r, rng.uniform(0.2, 0.7) * r
+        w, h = rng.uniform(0.2, 0.9) * r, rng.uniform(0.2, 0.9) * r
         colour = _random_colour(rng) if rng.random() < 0.7 else (20, 20, 20)
         if rng.random() < 0.5:
             draw.rectangle((x, y, x + w, y + h), fill=colour)
         else:
             draw.ellipse((x, y, x + w, y + h), fill=colour)
-    image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.3)))
+    image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.8)))
     pixels = np.asarray(image, dtype=np.float32)
     cast = np.array([rng.uniform(0.75, 1.25) for _ in range(3)], dtype=np.float32)
     if rng.random() < 0.15:
         pixels = pixels.mean(axis=2, keepdims=True).repeat(3, axis=2)
-    noise = np.random.default_rng(rng.getrandbits(32)).normal(0, rng.uniform(4, 22), pixels.shape)
+    noise = np.random.default_rng(rng.getrandbits(32)).normal(0, rng.uniform(4, 30), pixels.shape)
     pixels = np.clip(pixels * cast + noise, 0, 255).astype(np.uint8)
     return Image.fromarray(pixels, "RGB")
