@@ -91,3 +91,19 @@ def test_stats_sidecar_matches_the_images(image_folder: Path, cache_dir: Path) -
     stats_path(first.cache_path).unlink()
     again = prepare_data(_config(image_folder, cache_dir))
     assert not again.cache_hit and again.mean == first.mean and again.std == first.std
+
+
+def test_first_prepare_checks_and_decodes_in_one_pass_with_the_same_result(
+    image_folder: Path, tmp_path: Path
+) -> None:
+    (image_folder / "dogs" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    (image_folder / "panda" / "empty.jpg").write_bytes(b"")
+    fused = prepare_data(_config(image_folder, tmp_path / "one"))
+    scan_dataset(str(image_folder), cache_dir=str(tmp_path / "two"))  # scan first, then decode
+    separate = prepare_data(_config(image_folder, tmp_path / "two"))
+    assert fused.scan == separate.scan
+    assert [s.path for s in fused.scan.skipped] == ["dogs/broken.png", "panda/empty.jpg"]
+    assert torch.equal(fused.images, separate.images)
+    assert (fused.mean, fused.std) == (separate.mean, separate.std)
+    hit = prepare_data(_config(image_folder, tmp_path / "one"))
+    assert hit.cache_hit and torch.equal(hit.images, fused.images)

@@ -21,7 +21,7 @@ import numpy as np
 from workbench.engine.atomic import atomic_path
 from workbench.engine.pool import imap_chunks
 from workbench.engine.progress import ProgressFn, report
-from workbench.engine.sources import ImageProblem, Source, decode_image
+from workbench.engine.sources import ImageProblem, Source, decode_image, decode_or_reason
 
 if TYPE_CHECKING:
     from workbench.engine.data import ScanResult
@@ -93,6 +93,53 @@ def decode_all(
     return images, stats
 
 
+def _check_decode_chunk(
+    source: Source, size: int, mode: str, paths: Sequence[str]
+) -> tuple[list[str | None], np.ndarray, np.ndarray]:
+    out = np.zeros((len(paths), 3, size, size), dtype=np.uint8)
+    reasons: list[str | None] = []
+    for i, path in enumerate(paths):
+        result = decode_or_reason(source, path, size, mode)
+        if isinstance(result, str):
+            reasons.append(result)
+        else:
+            out[i] = result
+            reasons.append(None)
+    usable = out[[i for i, reason in enumerate(reasons) if reason is None]]
+    return reasons, usable, image_stats(usable)
+
+
+def check_and_decode(
+    source: Source,
+    paths: Sequence[str],
+    size: int,
+    mode: str,
+    progress: ProgressFn | None = None,
+) -> tuple[list[str | None], np.ndarray, np.ndarray]:
+    """Check and decode every file in one pass (a first scan that will decode anyway).
+
+    Returns the reason each path cannot be used (None: usable), and the usable images, in
+    order, with their :func:`image_stats`. Decoding at the target size checks the whole
+    JPEG stream just as the scan's reduced-scale check does, so the same files are left out.
+    """
+    images = np.empty((len(paths), 3, size, size), dtype=np.uint8)
+    stats = np.empty((len(paths), 2, 3), dtype=np.int64)
+    reasons: list[str | None] = []
+    filled = 0
+    for _, (chunk_reasons, chunk, chunk_stats) in imap_chunks(
+        functools.partial(_check_decode_chunk, source, size, mode),
+        paths,
+        chunk_size=48,
+        task=f"checking + decoding at {size} px",
+        progress=progress,
+    ):
+        images[filled : filled + len(chunk)] = chunk
+        stats[filled : filled + len(chunk)] = chunk_stats
+        filled += len(chunk)
+        reasons.extend(chunk_reasons)
+    return reasons, images[:filled], stats[:filled]
+
+
 def load_cached(path: Path, count: int, size: int) -> tuple[np.ndarray, np.ndarray] | None:
     """The cached images (memory-mapped copy-on-write) and stats, or None if unusable."""
     try:
@@ -130,6 +177,14 @@ def load_or_build(
         report(progress, f"decoding at {size} px", len(scan.paths), len(scan.paths))
         return CacheResult(cached[0], cached[1], path, True)
     images, stats = decode_all(scan, size, mode, progress)
+    return store(scan, size, mode, cache_dir, images, stats)
+
+
+def store(
+    scan: ScanResult, size: int, mode: str, cache_dir: Path, images: np.ndarray, stats: np.ndarray
+) -> CacheResult:
+    """Write decoded images and their stats into the cache (the stats first)."""
+    path = cache_path(scan, size, mode, cache_dir)
     try:
         _save(stats_path(path), stats)
         _save(path, images)

@@ -16,10 +16,10 @@ import io
 import json
 import random
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -30,6 +30,9 @@ from workbench.engine.pool import map_chunks
 from workbench.engine.progress import ProgressFn
 from workbench.engine.sources import Entry, Source, check_chunk, open_source
 from workbench.errors import DataError
+
+if TYPE_CHECKING:
+    from workbench.engine.cache import CacheResult
 
 SPLITS = ("train", "val", "test")
 MIN_PER_CLASS = 10
@@ -114,8 +117,12 @@ class ScanResult:
         return cls(**raw)
 
 
+CheckFn = Callable[[list[str]], list[str | None]]
+"""Checks candidate paths; returns None for a usable file or the reason it is left out."""
+
+
 def _scan_entries(
-    source: Source, entries: list[Entry], progress: ProgressFn | None
+    entries: list[Entry], check: CheckFn
 ) -> tuple[list[str], list[str], list[int], list[Skipped]]:
     skipped: list[Skipped] = []
     candidates: list[str] = []
@@ -126,13 +133,7 @@ def _scan_entries(
             continue
         class_names.add(entry.path.split("/", 1)[0])
         candidates.append(entry.path)
-    results = map_chunks(
-        functools.partial(check_chunk, source),
-        candidates,
-        task="checking images",
-        progress=progress,
-    )
-    reasons = [reason for chunk in results for reason in chunk]
+    reasons = check(candidates)
     usable: list[str] = []
     for path, reason in zip(candidates, reasons, strict=True):
         if reason is None:
@@ -179,7 +180,13 @@ def scan_dataset(
     unchanged data set is verified once. Raises :class:`DataError` for a missing source, fewer
     than 2 classes, or a class with fewer than 10 usable images.
     """
-    cache = resolve_cache_dir(cache_dir)
+    scan, _ = _scan(data, resolve_cache_dir(cache_dir), seed, demo_per_class, progress, None)
+    return scan
+
+
+def _open(
+    data: str | None, cache: Path, seed: int, demo_per_class: int, progress: ProgressFn | None
+) -> tuple[str, Source, list[Entry]]:
     if data is None:
         from workbench.engine.synthetic import generate_demo
 
@@ -198,6 +205,24 @@ def scan_dataset(
         raise DataError(f"{display}: cannot read it as a folder or zip ({error})") from None
     if not entries:
         raise DataError(f"{display}: no files found; expected one sub-folder of images per class")
+    return display, source, entries
+
+
+def _scan(
+    data: str | None,
+    cache: Path,
+    seed: int,
+    demo_per_class: int,
+    progress: ProgressFn | None,
+    decode: tuple[int, str] | None,
+) -> tuple[ScanResult, CacheResult | None]:
+    """scan_dataset; with ``decode=(size, mode)``, a first scan also decodes in the same pass.
+
+    Returns the scan and, when it decoded, the (already stored) decode-cache result.
+    """
+    from workbench.engine import cache as decode_cache
+
+    display, source, entries = _open(data, cache, seed, demo_per_class, progress)
     identity = short_hash(
         SCAN_FORMAT,
         "zip" if source.is_zip else "dir",
@@ -210,8 +235,30 @@ def scan_dataset(
             scan = ScanResult.from_dict(json.loads(record.read_text("utf-8")))
         except (OSError, ValueError, TypeError, KeyError):
             scan = None
+    decoded: tuple[np.ndarray, np.ndarray] | None = None
     if scan is None:
-        classes, paths, labels, skipped = _scan_entries(source, entries, progress)
+        if decode is None:
+
+            def check(candidates: list[str]) -> list[str | None]:
+                chunks = map_chunks(
+                    functools.partial(check_chunk, source),
+                    candidates,
+                    task="checking images",
+                    progress=progress,
+                )
+                return [reason for chunk in chunks for reason in chunk]
+
+        else:
+
+            def check(candidates: list[str]) -> list[str | None]:
+                nonlocal decoded
+                reasons, images, stats = decode_cache.check_and_decode(
+                    source, candidates, decode[0], decode[1], progress
+                )
+                decoded = images, stats
+                return reasons
+
+        classes, paths, labels, skipped = _scan_entries(entries, check)
         scan = ScanResult(display, classes, paths, labels, skipped, identity)
         with contextlib.suppress(OSError):  # a read-only cache only costs a re-scan next time
             atomic_write_text(record, json.dumps(scan.to_dict()))
@@ -227,7 +274,10 @@ def scan_dataset(
         prefix=source.prefix,
     )
     _check_usable(scan)
-    return scan
+    stored = None
+    if decoded is not None and decode is not None:
+        stored = decode_cache.store(scan, decode[0], decode[1], cache, *decoded)
+    return scan, stored
 
 
 # -------------------------------------------------------------------------------------- split
@@ -386,21 +436,18 @@ def prepare_data(config: DataConfig, progress: ProgressFn | None = None) -> Prep
     from workbench.engine.cache import load_or_build
 
     config.validate()
-    scan = scan_dataset(
+    cache = resolve_cache_dir(config.cache_dir)
+    scan, result = _scan(
         config.data,
-        cache_dir=config.cache_dir,
-        seed=config.seed,
-        demo_per_class=config.demo_per_class,
-        progress=progress,
+        cache,
+        config.seed,
+        config.demo_per_class,
+        progress,
+        (config.image_size, config.resize),
     )
     split = split_dataset(scan, config.seed)
-    result = load_or_build(
-        scan,
-        config.image_size,
-        config.resize,
-        resolve_cache_dir(config.cache_dir),
-        progress=progress,
-    )
+    if result is None:
+        result = load_or_build(scan, config.image_size, config.resize, cache, progress=progress)
     images = torch.from_numpy(result.images)
     labels = torch.tensor(scan.labels, dtype=torch.int64)
     pixels = config.image_size * config.image_size

@@ -227,6 +227,14 @@ def check_chunk(source: Source, paths: Sequence[str]) -> list[str | None]:
     return [check_image(source, path) for path in paths]
 
 
+def decode_or_reason(source: Source, path: str, size: int, mode: str) -> np.ndarray | str:
+    """The image as uint8 (3, size, size), or the one-line reason it cannot be used."""
+    try:
+        return decode_image(source, path, size, mode)
+    except ImageProblem as problem:
+        return str(problem)
+
+
 def decode_image(source: Source, path: str, size: int, mode: str) -> np.ndarray:
     """The image at ``path`` as uint8 (3, size, size); raises ImageProblem."""
     try:
