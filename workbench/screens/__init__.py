@@ -56,6 +56,10 @@ SCREENS: tuple[ScreenEntry, ...] = (
         "5", "autograd", "Autograd", "Q1: step through autograd's graph, hand vs PyTorch",
         "workbench.screens.autograd:AutogradScreen",
     ),
+    ScreenEntry(
+        "6", "backprop", "Backprop", "Q2: the delta rule step by step, where the update vanishes",
+        "workbench.screens.backprop:BackpropScreen",
+    ),
 )  # fmt: skip
 """The screens, in key order. Issue 7 appends Evaluate, Autograd, Backprop and Export here."""
 

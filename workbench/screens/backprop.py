@@ -1,0 +1,326 @@
+"""The Backprop screen (Q2): the delta rule derived step by step, live, and where it vanishes.
+
+Everything shown is computed by :mod:`workbench.engine.backprop_demo`: the derivation of
+Δw11 = η (t1 − o1) o1 (1 − o1) x1 for the numbers typed in (recomputed on every key), the check
+of the formula against autograd, the curve o(1−o) against net with the current net1 marked, and
+the vanishing-gradient cases, each of which loads its numbers into the fields when selected.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import DataTable, Input, Label, Static
+
+from workbench.screens.base import WorkbenchScreen
+from workbench.widgets.slope_plot import SlopePlot
+
+if TYPE_CHECKING:
+    from workbench.engine.backprop_demo import BackpropReport, Derivation
+
+FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("x1", "x1", "0.5"),
+    ("net1", "net1", "0"),
+    ("t1", "t1", "1"),
+    ("eta", "η", "0.5"),
+)
+"""(field id, label, default)."""
+
+W0 = (-0.2, 0.2)
+"""The other output's weights (w00, w01): fixed, they do not enter Δw11."""
+
+
+def parse_fields(values: dict[str, str]) -> tuple[dict[str, float], dict[str, str]]:
+    """The numbers typed in, or a message for every field that is not a finite number."""
+    numbers: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    for name, label, _ in FIELDS:
+        raw = values.get(name, "").strip()
+        try:
+            value = float(raw)
+        except ValueError:
+            errors[name] = f"{label}: not a number: {raw!r}" if raw else f"{label}: empty"
+            continue
+        if not math.isfinite(value):
+            errors[name] = f"{label}: give a finite number"
+            continue
+        numbers[name] = value
+    return numbers, errors
+
+
+SHORT_TITLES = {"baseline": "reference", "tiny_eta": "tiny η", "wrong_side": "wrong side"}
+"""Case names for the table (the full title is shown when a case is loaded)."""
+
+
+def derivation_table(derivation: Derivation, explain: bool = True) -> Group:
+    """The chain-rule steps: formula, why (dim, below it, if ``explain``) and the value."""
+    network = derivation.network
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, header_style="bold", expand=True)
+    table.add_column("#", justify="right", style="dim", width=2)
+    table.add_column("step", ratio=1)
+    table.add_column("value", justify="right")
+    for step in derivation.steps:
+        cell = Text(step.formula, style="bold yellow" if step.quantity == "Δw11" else "bold")
+        if explain:
+            cell.append("\n" + step.explanation, style="dim")
+        table.add_row(str(step.index), cell, Text(f"{step.value:.6g}", style="bold"))
+    header = Text.assemble(
+        ("x", "bold"),
+        f" = {list(network.inputs)} (x0 = 1 is the bias)   ",
+        ("w1", "bold"),
+        f" = {list(network.w1)}   ",
+        ("w0", "bold"),
+        f" = {list(network.w0)}   t0 = {network.t0:g}",
+    )
+    note = Text(
+        "net1 enters as the bias w10 (w11 = 0): x1 changes Δw11 but not net1.",
+        style="dim italic",
+    )
+    general = Text(f"In general: {derivation.general}", style="bold")
+    return Group(header, note, table, general)
+
+
+class BackpropScreen(WorkbenchScreen):
+    """Fields on top; the derivation on the left; the slope plot and the cases on the right."""
+
+    HELP = """
+Q2: a one-layer sigmoid network (x0 = 1 is the bias, o1 = σ(net1), o0 = σ(net0)), loss
+E = ½[(t1 − o1)² + (t0 − o0)²], update Δw = −η ∂E/∂w. The derivation of
+**Δw11 = η (t1 − o1) o1 (1 − o1) x1** is shown step by step with the numbers of the fields
+(`x1`, `net1`, `t1`, `η`), recomputed as you type; the plot marks where net1 sits on the curve
+o(1−o), which is at most 1/4.
+
+The table lists every way the update vanishes (saturation, zero input, target reached, tiny η,
+wrong-side saturation, a deep stack of ≤ 1/4 factors); **Enter** on a case loads its numbers
+into the fields and explains it. The check line compares the formula with autograd on random
+float64 draws.
+"""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("i", "edit", "Edit numbers"),
+        Binding("v", "cases", "Cases"),
+        Binding("r", "reset", "Reset"),
+    ]
+    AUTO_FOCUS = "#bp-cases"
+
+    class ReportReady(Message):
+        def __init__(self, report: BackpropReport) -> None:
+            super().__init__()
+            self.report = report
+
+    DEFAULT_CSS = """
+    BackpropScreen #bp-inputs { height: auto; padding: 0 1; }
+    BackpropScreen .bp-field { height: auto; width: 1fr; max-width: 30; }
+    BackpropScreen .bp-row { height: 1; }
+    BackpropScreen .bp-row Label { width: auto; padding-right: 1; }
+    BackpropScreen .bp-row Input { border: none; height: 1; padding: 0 1; width: 1fr; }
+    BackpropScreen .bp-row Input:focus { border: none; background: $boost; }
+    BackpropScreen .bp-row Input.-invalid { border: none; background: $error 20%; }
+    BackpropScreen .bp-error { color: $error; height: auto; display: none; }
+    BackpropScreen .bp-error.-shown { display: block; }
+    BackpropScreen #bp-update { height: auto; padding: 0 1; background: $boost; }
+    BackpropScreen #bp-body { height: 1fr; }
+    BackpropScreen #bp-left { width: 1fr; padding: 0 1; border-right: vkey $primary-background; }
+    BackpropScreen #bp-right { width: 1fr; }
+    BackpropScreen #bp-plot { height: 1fr; }
+    BackpropScreen #bp-cases { height: auto; max-height: 10; }
+    BackpropScreen #bp-case-note { height: auto; max-height: 6; padding: 0 1; }
+    BackpropScreen.-narrow #bp-left { width: 55%; }
+    BackpropScreen.-narrow #bp-cases { max-height: 9; }
+    BackpropScreen.-narrow #bp-case-note { max-height: 3; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(id="backprop")
+        self.title = "Backprop"
+        self.report: BackpropReport | None = None
+        self.derivation: Derivation | None = None
+        self.errors: dict[str, str] = {}
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="bp-inputs"):
+            for name, label, value in FIELDS:
+                with Vertical(classes="bp-field"):
+                    with Horizontal(classes="bp-row"):
+                        yield Label(label)
+                        yield Input(value, id=f"bp-{name}", select_on_focus=False)
+                    yield Static("", classes="bp-error", id=f"bp-error-{name}")
+        yield Static("loading the engine…", id="bp-update")
+        with Horizontal(id="bp-body"):
+            with VerticalScroll(id="bp-left"):
+                yield Static("", id="bp-derivation")
+                yield Static("", id="bp-check")
+            with Vertical(id="bp-right"):
+                yield SlopePlot(id="bp-plot")
+                cases: DataTable[str | Text] = DataTable(id="bp-cases", cursor_type="row")
+                yield cases
+                yield Static("", id="bp-case-note")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#bp-cases", DataTable)
+        for column in ("case", "Δw11", "o1(1−o1)", "t1−o1", "net1", "x1", "t1", "η"):
+            table.add_column(column, key=column)
+        self.load_report()
+
+    @work(thread=True, exclusive=True, group="backprop", exit_on_error=False, name="backprop")
+    def load_report(self) -> None:
+        from workbench.engine.backprop_demo import backprop_report  # torch: 1-2 s once
+
+        self.post_message(self.ReportReady(backprop_report()))
+
+    def on_backprop_screen_report_ready(self, message: ReportReady) -> None:
+        report = message.report
+        self.report = report
+        table = self.query_one("#bp-cases", DataTable)
+        table.clear()
+        for case in report.cases:
+            table.add_row(
+                SHORT_TITLES.get(case.key, case.key.replace("_", " ")),
+                f"{case.delta_w11:.3g}",
+                f"{case.slope:.3g}",
+                f"{case.error:.4g}",
+                f"{case.net1:g}",
+                f"{case.x1:g}",
+                f"{case.t1:.4g}",
+                f"{case.eta:g}",
+                key=case.key,
+            )
+        check = report.check
+        verdict = ("agree", "bold green") if check.ok else ("DIFFER", "bold red")
+        self.query_one("#bp-check", Static).update(
+            Text.assemble(
+                "\nThe formula against autograd on ",
+                f"{len(check.trials)} random float64 draws (every weight of both outputs): "
+                f"largest relative difference {check.max_rel_diff:.2e}, tolerance "
+                f"{check.tolerance:g}: ",
+                verdict,
+                ("\n" + check.note, "dim"),
+            )
+        )
+        self.recompute()
+
+    # ------------------------------------------------------------------ live update
+
+    def field_values(self) -> dict[str, str]:
+        return {name: self.query_one(f"#bp-{name}", Input).value for name, _, _ in FIELDS}
+
+    @on(Input.Changed)
+    def changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.recompute()
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.set_focus(None)
+
+    def recompute(self) -> None:
+        """Parse the fields and, if they are good numbers, derive Δw11 for them (microseconds)."""
+        numbers, errors = parse_fields(self.field_values())
+        self.errors = errors
+        for name, _, _ in FIELDS:
+            text = errors.get(name, "")
+            error = self.query_one(f"#bp-error-{name}", Static)
+            error.update(text)
+            error.set_class(bool(text), "-shown")
+            self.query_one(f"#bp-{name}", Input).set_class(bool(text), "-invalid")
+        if self.report is None:
+            return
+        if errors:
+            if self.derivation is not None:
+                self.query_one("#bp-update", Static).update(
+                    Text("a field is not a number: the numbers below are the last good ones")
+                )
+            return
+        from workbench.engine.backprop_demo import Network, derive, sigmoid, sigmoid_curve
+        from workbench.errors import UsageError
+
+        network = Network(
+            x=(numbers["x1"],),
+            w1=(numbers["net1"], 0.0),
+            w0=W0,
+            t1=numbers["t1"],
+            eta=numbers["eta"],
+        )
+        try:
+            derivation = derive(network)
+        except UsageError as error:
+            self.query_one("#bp-update", Static).update(Text(str(error), style="bold red"))
+            return
+        self.derivation = derivation
+        values: dict[str, Any] = {step.quantity: step.value for step in derivation.steps}
+        net1 = values["net1"]
+        self.query_one("#bp-update", Static).update(
+            Text.assemble(
+                ("Δw11 = η (t1 − o1) o1 (1 − o1) x1", "bold"),
+                f" = {numbers['eta']:g} · ({numbers['t1']:g} − {values['o1']:.4g}) · "
+                f"{values['∂o1/∂net1']:.4g} · {numbers['x1']:g} = ",
+                (f"{derivation.delta_w11:.6g}", "bold yellow"),
+            )
+        )
+        self.query_one("#bp-derivation", Static).update(
+            derivation_table(derivation, explain=self.size.width >= 120)
+        )
+        low, high = min(-10.0, net1 - 2.0), max(10.0, net1 + 2.0)
+        curve = sigmoid_curve(low, high, 201)
+        o1 = sigmoid(net1)
+        self.query_one("#bp-plot", SlopePlot).set_data(
+            curve.net, curve.slope, (net1, values["∂o1/∂net1"] if o1 == o1 else 0.0)
+        )
+
+    def on_resize(self) -> None:
+        self.recompute()
+
+    # ------------------------------------------------------------------ cases
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.load_case(str(event.row_key.value))
+
+    def load_case(self, key: str) -> None:
+        """Put a vanishing case's numbers into the fields and explain it."""
+        if self.report is None:
+            return
+        case = next(c for c in self.report.cases if c.key == key)
+        with self.app.batch_update():
+            for name, value in (
+                ("x1", case.x1),
+                ("net1", case.net1),
+                ("t1", case.t1),
+                ("eta", case.eta),
+            ):
+                self.query_one(f"#bp-{name}", Input).value = f"{value:.10g}"
+            self.query_one("#bp-case-note", Static).update(
+                Text.assemble(
+                    (f"{case.title}: ", "bold"),
+                    case.explanation,
+                    (
+                        f"  (Δw11 = {case.delta_w11:.3g} against {case.baseline:.3g} at the "
+                        "reference point)",
+                        "dim",
+                    ),
+                )
+            )
+        self.recompute()
+
+    def action_edit(self) -> None:
+        self.query_one("#bp-x1", Input).focus()
+
+    def action_cases(self) -> None:
+        self.query_one("#bp-cases", DataTable).focus()
+
+    def action_reset(self) -> None:
+        for name, _, value in FIELDS:
+            self.query_one(f"#bp-{name}", Input).value = value
+        self.query_one("#bp-case-note", Static).update("")
+        self.recompute()
