@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from workbench.config import DataConfig
 from workbench.engine import sources
-from workbench.engine.data import scan_dataset, split_dataset
+from workbench.engine.data import prepare_data, scan_dataset, split_dataset
 from workbench.engine.sources import ImageProblem, open_rgb
 from workbench.errors import DataError
 
@@ -78,6 +79,13 @@ def test_bad_and_unusual_files_are_reported_and_converted(
     assert scan.class_counts() == {"cats": 15, "dogs": 10}
     assert scan.paths == sorted(scan.paths)
     assert _snapshot(folder) == before  # the data folder is never modified
+    prepared = prepare_data(DataConfig(data=str(folder), image_size=64, cache_dir=str(cache_dir)))
+    for name, colour in (("gray", (128, 128, 128)), ("rgba", (255, 255, 255))):
+        pixel = prepared.images[prepared.scan.paths.index(f"cats/{name}.png"), :, 5, 5]
+        assert tuple(pixel.tolist()) == colour
+    cmyk = prepared.images[prepared.scan.paths.index("cats/cmyk.jpg"), :, 5, 5].tolist()
+    assert cmyk[0] > 200 and cmyk[1] < 60
+    assert _snapshot(folder) == before
 
 
 def test_conversions_to_rgb() -> None:
