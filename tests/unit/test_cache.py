@@ -107,3 +107,16 @@ def test_first_prepare_checks_and_decodes_in_one_pass_with_the_same_result(
     assert (fused.mean, fused.std) == (separate.mean, separate.std)
     hit = prepare_data(_config(image_folder, tmp_path / "one"))
     assert hit.cache_hit and torch.equal(hit.images, fused.images)
+
+
+def test_stale_temporary_files_are_removed(tmp_path: Path) -> None:
+    import os
+
+    from workbench.engine.cache import remove_stale
+
+    old, new = tmp_path / ".images-a.npy.x.tmp.npy", tmp_path / ".images-b.npy.y.tmp.npy"
+    old.write_bytes(b"x")
+    new.write_bytes(b"y")
+    os.utime(old, (1, 1))
+    remove_stale(tmp_path, ".images-*.tmp.npy")
+    assert not old.exists() and new.exists()

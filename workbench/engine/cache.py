@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import shutil
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +45,22 @@ class CacheResult:
 def cache_path(scan: ScanResult, size: int, mode: str, cache_dir: Path) -> Path:
     """Where the decoded images of ``scan`` at ``size`` px and ``mode`` are kept."""
     return cache_dir / "images" / f"images-{scan.identity}-{size}px-{mode}-v{CACHE_FORMAT}.npy"
+
+
+STALE_AFTER_S = 3600.0
+"""Temporary files and folders older than this were left by a killed process: removed."""
+
+
+def remove_stale(folder: Path, pattern: str, max_age_s: float = STALE_AFTER_S) -> None:
+    """Remove entries of ``folder`` matching ``pattern`` last modified over ``max_age_s`` ago."""
+    now = time.time()
+    for entry in folder.glob(pattern):
+        with contextlib.suppress(OSError):
+            if now - entry.stat().st_mtime > max_age_s:
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink()
 
 
 def stats_path(images_path: Path) -> Path:
@@ -185,6 +203,8 @@ def store(
 ) -> CacheResult:
     """Write decoded images and their stats into the cache (the stats first)."""
     path = cache_path(scan, size, mode, cache_dir)
+    if path.parent.is_dir():
+        remove_stale(path.parent, ".images-*.tmp.npy")  # left by killed builds (100s of MB)
     try:
         _save(stats_path(path), stats)
         _save(path, images)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from workbench.engine.cache import remove_stale
 from workbench.engine.pool import map_chunks
 from workbench.engine.progress import ProgressFn
 
@@ -57,6 +58,7 @@ def generate_demo(
     if (folder / ".complete").exists():
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(folder.parent, ".demo-*")  # left by killed generations
     temporary = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         for name in CLASSES:
