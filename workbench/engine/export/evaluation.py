@@ -1,0 +1,372 @@
+"""Q3 g, h, i, j artefacts of an :class:`~workbench.engine.evaluate.Evaluation`.
+
+``confusion_matrix.png`` + ``.csv``, ``test_first10.png`` + ``.csv``,
+``random_probabilities.png`` + ``.csv``, ``misclassified.png`` + ``.csv`` and
+``test_report.txt`` + ``.json``. Each function only draws or formats what the evaluation
+computed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from workbench.engine.atomic import atomic_write_text
+from workbench.engine.evaluate import Evaluation, Prediction, TestReport
+from workbench.engine.export import new_figure, save_figure
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+CONFUSION_PNG = "confusion_matrix.png"
+CONFUSION_CSV = "confusion_matrix.csv"
+FIRST10_PNG = "test_first10.png"
+FIRST10_CSV = "test_first10.csv"
+RANDOM_PNG = "random_probabilities.png"
+RANDOM_CSV = "random_probabilities.csv"
+MISCLASSIFIED_PNG = "misclassified.png"
+MISCLASSIFIED_CSV = "misclassified.csv"
+REPORT_TXT = "test_report.txt"
+REPORT_JSON = "test_report.json"
+RIGHT, WRONG, NEUTRAL = "#2ca02c", "#d62728", "#9e9e9e"
+
+
+def _csv(rows: Sequence[Sequence[Any]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def _prediction_rows(evaluation: Evaluation, predictions: Sequence[Prediction]) -> list[list[Any]]:
+    classes = evaluation.classes
+    rows: list[list[Any]] = [
+        ["path", "true", "predicted", "correct", "loss", *(f"p_{name}" for name in classes)]
+    ]
+    for p in predictions:
+        rows.append(
+            [
+                p.path,
+                classes[p.true],
+                classes[p.predicted],
+                int(p.correct),
+                f"{p.loss:.6f}",
+                *(f"{v:.6f}" for v in p.probabilities),
+            ]
+        )
+    return rows
+
+
+def _blank(ax: Axes) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def _bars(ax: Axes, prediction: Prediction, classes: Sequence[str]) -> None:
+    """Softmax scores of every class as horizontal bars: the predicted class's bar green when
+    right and red when wrong, the true class's name in bold."""
+    colour = RIGHT if prediction.correct else WRONG
+    colours = [colour if k == prediction.predicted else NEUTRAL for k in range(len(classes))]
+    positions = np.arange(len(classes))
+    ax.barh(positions, prediction.probabilities, color=colours, height=0.7)
+    ax.set_xlim(0, 1)
+    ax.set_yticks(positions)
+    ax.set_yticklabels([name[:10] for name in classes], fontsize=6)
+    for k, label in enumerate(ax.get_yticklabels()):
+        if k == prediction.true:
+            label.set_fontweight("bold")
+    ax.invert_yaxis()
+    ax.tick_params(axis="x", labelsize=5, length=2)
+    ax.tick_params(axis="y", length=0)
+    for k, value in enumerate(prediction.probabilities):
+        ax.text(min(value + 0.02, 0.78), k, f"{value:.2f}", va="center", fontsize=5.5)
+
+
+# ----------------------------------------------------------------------- confusion matrix
+
+
+def confusion_csv_text(report: TestReport) -> str:
+    """Counts, rows true classes and columns predicted classes, first cell ``true\\predicted``."""
+    rows: list[list[Any]] = [["true\\predicted", *report.classes]]
+    rows += [[name, *counts] for name, counts in zip(report.classes, report.confusion, strict=True)]
+    return _csv(rows)
+
+
+def write_confusion_matrix(report: TestReport, out_dir: str | Path) -> list[Path]:
+    """``confusion_matrix.png`` (counts and row percentages, coloured by row share) and
+    ``confusion_matrix.csv`` (counts)."""
+    classes = report.classes
+    k = len(classes)
+    counts = np.asarray(report.confusion)
+    shares = np.asarray(report.confusion_normalized)
+    side = max(4.0, 1.1 * k + 2.0)
+    figure = new_figure(side + 1.0, side)
+    ax = figure.subplots()
+    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    for t in range(k):
+        for p in range(k):
+            dark = shares[t, p] > 0.55
+            ax.text(
+                p,
+                t,
+                f"{counts[t, p]}\n{shares[t, p]:.1%}",
+                ha="center",
+                va="center",
+                fontsize=9 if k <= 6 else 6,
+                color="white" if dark else "black",
+                fontweight="bold" if t == p else "normal",
+            )
+    ax.set_xticks(range(k))
+    ax.set_yticks(range(k))
+    ax.set_xticklabels(classes, rotation=30 if k > 4 else 0, ha="right" if k > 4 else "center")
+    ax.set_yticklabels(classes)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(
+        f"Test confusion matrix ({report.count} images, accuracy {report.accuracy:.1%})\n"
+        f"run {report.run_id}, epoch {report.checkpoint_epoch}",
+        fontsize=10,
+    )
+    figure.tight_layout()
+    out = Path(out_dir)
+    return [
+        save_figure(figure, out / CONFUSION_PNG, dpi=130),
+        atomic_write_text(out / CONFUSION_CSV, confusion_csv_text(report)),
+    ]
+
+
+# --------------------------------------------------------------------------- image grids
+
+
+def write_test_first10(evaluation: Evaluation, out_dir: str | Path, n: int = 10) -> list[Path]:
+    """``test_first10.png``: the first ``n`` test images of each class, titled with the true
+    and predicted class (green right, red wrong); ``test_first10.csv``: the same rows."""
+    classes = evaluation.classes
+    chosen = evaluation.first_per_class(n)
+    figure = new_figure(1.45 * n + 0.8, 1.75 * len(classes))
+    axes = figure.subplots(len(classes), n, squeeze=False)
+    shown: list[Prediction] = []
+    for label, positions in chosen.items():
+        for c in range(n):
+            ax = axes[label][c]
+            _blank(ax)
+            if c >= len(positions):
+                continue
+            p = evaluation.prediction(positions[c])
+            shown.append(p)
+            ax.imshow(evaluation.images[p.position])
+            ax.set_title(
+                f"true {classes[p.true][:9]}\npred {classes[p.predicted][:9]} "
+                f"{p.probabilities[p.predicted]:.2f}",
+                fontsize=6.5,
+                color=RIGHT if p.correct else WRONG,
+            )
+        axes[label][0].set_ylabel(classes[label], fontsize=10)
+    right = sum(p.correct for p in shown)
+    figure.suptitle(
+        f"First {n} test images of each class: {right}/{len(shown)} right "
+        f"(run {evaluation.report.run_id})",
+        fontsize=10,
+    )
+    figure.tight_layout()
+    out = Path(out_dir)
+    return [
+        save_figure(figure, out / FIRST10_PNG, dpi=120),
+        atomic_write_text(out / FIRST10_CSV, _csv(_prediction_rows(evaluation, shown))),
+    ]
+
+
+def write_random_probabilities(
+    evaluation: Evaluation, out_dir: str | Path, per_class: int = 6, seed: int = 0
+) -> list[Path]:
+    """``random_probabilities.png``: a confusion-matrix-like grid, one row per true class of
+    ``per_class`` random test images (drawn with ``seed``), each with its softmax scores as bars
+    below (coloured by correctness); ``random_probabilities.csv``: the same numbers."""
+    classes = evaluation.classes
+    chosen = evaluation.random_per_class(per_class, seed)
+    k = len(classes)
+    bars = 0.2 * k + 0.3
+    row = 1.45 + bars + 0.45
+    height = row * k + 0.7
+    figure = new_figure(1.75 * per_class + 0.9, height)
+    grid = figure.add_gridspec(
+        k,
+        per_class,
+        hspace=(bars + 0.45) / 1.45,
+        wspace=0.45,
+        top=1 - 0.65 / height,
+        bottom=(bars + 0.3) / height,
+    )
+    shown: list[Prediction] = []
+    for label, positions in chosen.items():
+        for c in range(per_class):
+            top = figure.add_subplot(grid[label, c])
+            _blank(top)
+            if c >= len(positions):
+                continue
+            p = evaluation.prediction(positions[c])
+            shown.append(p)
+            top.imshow(evaluation.images[p.position])
+            top.set_title(p.file_name[:20], fontsize=6)
+            if c == 0:
+                top.set_ylabel(f"true\n{classes[label]}", fontsize=9)
+            # the bars sit right under their image, whatever the image's aspect left free
+            below = top.inset_axes((0.0, -0.1 - bars / 1.45, 1.0, bars / 1.45 * 0.85))
+            _bars(below, p, classes)
+    right = sum(p.correct for p in shown)
+    figure.suptitle(
+        f"Random test images per true class with their softmax scores (seed {seed}): "
+        f"{right}/{len(shown)} right; green bar = right prediction, red = wrong",
+        fontsize=9,
+    )
+    out = Path(out_dir)
+    rows = _prediction_rows(evaluation, shown)
+    return [
+        save_figure(figure, out / RANDOM_PNG, dpi=120),
+        atomic_write_text(out / RANDOM_CSV, _csv(rows)),
+    ]
+
+
+def _overlay(ax: Axes, image: np.ndarray, cam: np.ndarray, title: str) -> None:
+    _blank(ax)
+    ax.imshow(image)
+    if float(cam.max()) > 0:
+        ax.imshow(cam, cmap="jet", alpha=0.45, vmin=0.0, vmax=1.0)
+    else:
+        title += "\n(no positive evidence anywhere)"
+    ax.set_title(title, fontsize=7)
+
+
+def write_misclassified(evaluation: Evaluation, out_dir: str | Path) -> list[Path]:
+    """``misclassified.png``: the worst misclassified test images (by loss), each with Grad-CAM
+    overlays for its true and its predicted class and its probability bars;
+    ``misclassified.csv``: every misclassified test image, ranked by loss."""
+    classes = evaluation.classes
+    explanations = evaluation.explanations
+    out = Path(out_dir)
+    rows = _prediction_rows(evaluation, evaluation.misclassified)
+    rows[0].insert(0, "rank")
+    for rank, row in enumerate(rows[1:], start=1):
+        row.insert(0, rank)
+    count = max(len(explanations), 1)
+    height = 2.3 * count + 0.7
+    figure = new_figure(10.5, height)
+    grid = figure.add_gridspec(
+        count,
+        4,
+        width_ratios=[1, 1, 1, 1.25],
+        wspace=0.3,
+        hspace=0.5,
+        top=1 - 1.15 / height,
+        bottom=0.2 / height,
+    )
+    if not explanations:
+        ax = figure.add_subplot(grid[0, :])
+        _blank(ax)
+        ax.text(
+            0.5,
+            0.5,
+            "No misclassified test images: every prediction is right.",
+            ha="center",
+            va="center",
+            fontsize=11,
+        )
+    for r, item in enumerate(explanations):
+        p = item.prediction
+        image = evaluation.images[p.position]
+        first = figure.add_subplot(grid[r, 0])
+        _blank(first)
+        first.imshow(image)
+        first.set_title(f"#{r + 1} {p.file_name[:24]}\nloss {p.loss:.2f}", fontsize=7)
+        _overlay(
+            figure.add_subplot(grid[r, 1]),
+            image,
+            item.cam_true,
+            f"Grad-CAM for true '{classes[p.true]}'\np = {p.probabilities[p.true]:.2f}",
+        )
+        _overlay(
+            figure.add_subplot(grid[r, 2]),
+            image,
+            item.cam_predicted,
+            f"Grad-CAM for predicted '{classes[p.predicted]}'\n"
+            f"p = {p.probabilities[p.predicted]:.2f}",
+        )
+        bars = figure.add_subplot(grid[r, 3])
+        _bars(bars, p, classes)
+        bars.set_title("softmax scores (true class bold)", fontsize=7)
+    total = len(evaluation.misclassified)
+    figure.suptitle(
+        f"Worst {len(explanations)} of {total} misclassified test images "
+        f"(of {evaluation.report.count}), highest loss first; red/yellow = where the evidence "
+        "for that class is",
+        fontsize=9,
+    )
+    return [
+        save_figure(figure, out / MISCLASSIFIED_PNG, dpi=120),
+        atomic_write_text(out / MISCLASSIFIED_CSV, _csv(rows)),
+    ]
+
+
+# ------------------------------------------------------------------------------ report
+
+
+def report_text(report: TestReport) -> str:
+    """The report as plain text: metrics, per-class table, confusion matrix, provenance."""
+    width = max(len("class"), *(len(name) for name in report.classes))
+    lines = [
+        f"Test report: run {report.run_id}",
+        f"checkpoint        {report.checkpoint} (epoch {report.checkpoint_epoch})",
+        f"data              {report.data}",
+        f"split fingerprint {report.split_fingerprint}"
+        + (
+            ""
+            if report.fingerprint_matches
+            else f"  (model trained on split {report.checkpoint_fingerprint}: NOT the same)"
+        ),
+        f"test images       {report.count}",
+        "",
+        f"accuracy          {report.accuracy:.4f}",
+        f"loss (CE)         {report.loss:.4f}",
+        f"macro precision   {report.precision:.4f}",
+        f"macro recall      {report.recall:.4f}",
+        f"macro F1          {report.f1:.4f}",
+        "",
+        f"{'class':<{width}}  precision  recall      f1  support",
+    ]
+    for row in report.per_class:
+        lines.append(
+            f"{row.name:<{width}}  {row.precision:9.4f}  {row.recall:6.4f}  {row.f1:6.4f}  "
+            f"{row.support:7d}"
+        )
+    lines += ["", "confusion matrix (rows true, columns predicted)"]
+    cell = max(6, *(len(name) for name in report.classes))
+    lines.append(" " * width + "  " + " ".join(f"{name:>{cell}}" for name in report.classes))
+    for name, counts in zip(report.classes, report.confusion, strict=True):
+        lines.append(f"{name:<{width}}  " + " ".join(f"{v:>{cell}d}" for v in counts))
+    lines += ["", "most confused (true -> predicted)"]
+    if not report.most_confused:
+        lines.append("  none")
+    for pair in report.most_confused:
+        lines.append(
+            f"  {pair.true} -> {pair.predicted}: {pair.count} ({pair.rate:.1%} of {pair.true})"
+        )
+    lines += ["", "config", json.dumps(report.config, indent=2, sort_keys=True)]
+    return "\n".join(lines) + "\n"
+
+
+def write_test_report(report: TestReport, out_dir: str | Path) -> list[Path]:
+    """``test_report.txt`` and ``test_report.json``."""
+    out = Path(out_dir)
+    document = json.dumps(report.to_dict(), indent=2) + "\n"
+    return [
+        atomic_write_text(out / REPORT_TXT, report_text(report)),
+        atomic_write_text(out / REPORT_JSON, document),
+    ]

@@ -1,0 +1,401 @@
+"""Hyper-parameter sweeps (Q3 f, k): every combination of a grid, run in turn as ordinary runs.
+
+``parse_grid(["lr=1e-3,3e-4", "loss=ce,focal", "batch-size=32,64"])`` gives a :class:`Grid`;
+:func:`plan_sweep` turns it and a base :class:`~workbench.config.RunConfig` into one run
+directory per combination under one sweep folder; :func:`run_sweep` trains them one after the
+other with :func:`~workbench.engine.loop.fit`. A re-run of the same sweep skips finished (and
+failed) runs, resumes a stopped or interrupted one from its ``last.pt`` and starts the rest, so a
+sweep survives a stop. ``sweep.json`` in the folder records the grid and the base config;
+:func:`read_sweep` reads a sweep back for the figures (:mod:`workbench.engine.export.sweep`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.config import RunConfig
+from workbench.engine.atomic import atomic_write_text
+from workbench.engine.data import PreparedData, short_hash
+from workbench.engine.events import Subscriber
+from workbench.engine.runs import CHECKPOINTS_DIR, MetricRow, Run, is_run_dir
+from workbench.errors import ConfigError, UsageError
+
+SWEEP_FILE = "sweep.json"
+
+
+@dataclass(frozen=True)
+class Param:
+    """A hyper-parameter a grid may vary: its RunConfig section, field and type."""
+
+    section: str
+    field: str
+    kind: type
+
+
+PARAMS: dict[str, Param] = {
+    "lr": Param("train", "lr", float),
+    "loss": Param("train", "loss", str),
+    "batch-size": Param("train", "batch_size", int),
+    "epochs": Param("train", "epochs", int),
+    "optimizer": Param("train", "optimizer", str),
+    "schedule": Param("train", "schedule", str),
+    "weight-decay": Param("train", "weight_decay", float),
+    "warmup-epochs": Param("train", "warmup_epochs", int),
+    "grad-clip": Param("train", "grad_clip", float),
+    "label-smoothing": Param("train", "label_smoothing", float),
+    "focal-gamma": Param("train", "focal_gamma", float),
+    "dropout": Param("model", "dropout", float),
+    "convs-per-stage": Param("model", "convs_per_stage", int),
+    "image-size": Param("data", "image_size", int),
+    "augment": Param("data", "augment", str),
+    "resize": Param("data", "resize", str),
+    "seed": Param("data", "seed", int),
+}
+"""Grid names (the ``workbench train`` option names without ``--``)."""
+
+
+def _canonical(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Hyper-parameters and their values, in the order given (values as typed)."""
+
+    axes: tuple[tuple[str, tuple[str, ...]], ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self.axes]
+
+    def combinations(self) -> list[dict[str, str]]:
+        """Every combination, the first hyper-parameter varying slowest."""
+        values = [vals for _, vals in self.axes]
+        return [dict(zip(self.names, combo, strict=True)) for combo in itertools.product(*values)]
+
+    def to_text(self) -> list[str]:
+        return [f"{name}={','.join(values)}" for name, values in self.axes]
+
+
+def parse_grid(items: Sequence[str]) -> Grid:
+    """``["lr=1e-3,3e-4", "loss=ce,focal"]`` (or one string of them) -> Grid.
+
+    UsageError (one line) for a malformed item, an unknown hyper-parameter, a repeated one,
+    a value of the wrong type or an empty grid.
+    """
+    tokens = [token for item in items for token in item.split()]
+    if not tokens:
+        raise UsageError("--grid: give at least one NAME=V1,V2 item, e.g. lr=1e-3,3e-4")
+    axes: list[tuple[str, tuple[str, ...]]] = []
+    for token in tokens:
+        name, sep, raw = token.partition("=")
+        name = _canonical(name)
+        if not sep or not name:
+            raise UsageError(f"--grid: {token!r} is not NAME=V1,V2,...")
+        if name not in PARAMS:
+            raise UsageError(
+                f"--grid: unknown hyper-parameter {name!r}; one of {', '.join(PARAMS)}"
+            )
+        if name in dict(axes):
+            raise UsageError(f"--grid: {name} is given twice")
+        values = tuple(v.strip() for v in raw.split(",") if v.strip())
+        if not values:
+            raise UsageError(f"--grid: {name} has no values")
+        if len(set(values)) != len(values):
+            raise UsageError(f"--grid: {name} repeats a value ({raw})")
+        for value in values:
+            _convert(name, value)
+        axes.append((name, values))
+    return Grid(tuple(axes))
+
+
+def _convert(name: str, value: str) -> Any:
+    kind = PARAMS[name].kind
+    try:
+        return kind(value)
+    except ValueError:
+        raise UsageError(
+            f"--grid: {name}={value!r} is not {'an integer' if kind is int else 'a number'}"
+        ) from None
+
+
+def apply_params(base: RunConfig, params: dict[str, str]) -> RunConfig:
+    """``base`` with the given hyper-parameters set, validated (UsageError names the one)."""
+    sections: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
+    for name, value in params.items():
+        param = PARAMS[name]
+        sections[param.section][param.field] = _convert(name, value)
+    config = RunConfig(
+        data=dataclasses.replace(base.data, **sections["data"]),
+        model=dataclasses.replace(base.model, **sections["model"]),
+        train=dataclasses.replace(base.train, **sections["train"]),
+    )
+    try:
+        return config.validate()
+    except ConfigError as error:
+        shown = " ".join(f"{k}={v}" for k, v in params.items())
+        raise UsageError(f"--grid: {shown}: {error}") from None
+
+
+def run_name(index: int, params: dict[str, str]) -> str:
+    """``01-lr=1e-3-loss=ce``: a run folder name, ordered, readable, file-system safe."""
+    parts = [f"{name}={re.sub(r'[^A-Za-z0-9_.+-]+', '_', value)}" for name, value in params.items()]
+    return f"{index:02d}-" + "-".join(parts)
+
+
+@dataclass(frozen=True)
+class SweepEntry:
+    """One combination: its parameters, full config and run directory."""
+
+    index: int
+    name: str
+    params: dict[str, str]
+    config: RunConfig
+    path: Path
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    root: Path
+    grid: Grid
+    base: RunConfig
+    entries: list[SweepEntry]
+
+
+LOCAL_FIELDS = {"data": ("cache_dir",), "train": ("device", "num_workers")}
+"""Settings of where and how fast a run trains, not of what it computes: they may differ when a
+sweep is continued."""
+
+
+def base_identity(base: RunConfig) -> dict[str, Any]:
+    """The base config without :data:`LOCAL_FIELDS`: what makes two sweeps the same sweep."""
+    document = base.to_dict()
+    for section, names in LOCAL_FIELDS.items():
+        for name in names:
+            document[section].pop(name, None)
+    return document
+
+
+def sweep_id(grid: Grid, base: RunConfig) -> str:
+    """A short hash of the grid and the base config: the same command, the same sweep folder."""
+    return short_hash(grid.to_text(), base_identity(base), length=10)
+
+
+def default_sweep_dir(runs_root: str | Path, grid: Grid, base: RunConfig) -> Path:
+    """``<runs_root>/sweep-<hash>``: re-running the same sweep command finds its folder."""
+    return Path(runs_root) / f"sweep-{sweep_id(grid, base)}"
+
+
+def plan_sweep(grid: Grid, base: RunConfig, root: str | Path) -> SweepPlan:
+    """Every combination's config and run folder (nothing is written)."""
+    root = Path(root)
+    entries = []
+    for index, params in enumerate(grid.combinations(), start=1):
+        config = apply_params(base, params)
+        name = run_name(index, params)
+        entries.append(SweepEntry(index, name, params, config, root / name))
+    return SweepPlan(root, grid, base, entries)
+
+
+def _sweep_document(plan: SweepPlan) -> dict[str, Any]:
+    return {
+        "grid": plan.grid.to_text(),
+        "base": plan.base.to_dict(),
+        "runs": [{"name": e.name, "params": e.params} for e in plan.entries],
+    }
+
+
+def load_plan(root: str | Path) -> SweepPlan:
+    """The plan recorded in ``root/sweep.json`` (to continue a sweep without its options)."""
+    root = Path(root)
+    path = root / SWEEP_FILE
+    if not path.is_file():
+        raise UsageError(f"{root}: not a sweep folder (no {SWEEP_FILE})")
+    document = json.loads(path.read_text(encoding="utf-8"))
+    return plan_sweep(parse_grid(document["grid"]), RunConfig.from_dict(document["base"]), root)
+
+
+def is_sweep_dir(path: str | Path) -> bool:
+    return (Path(path) / SWEEP_FILE).is_file()
+
+
+def entry_state(path: Path) -> str:
+    """``new`` (nothing to resume), ``resumable`` (stopped or interrupted, has last.pt),
+    ``finished``, ``failed`` or ``running`` (another process is training it)."""
+    if not is_run_dir(path):
+        return "new"
+    status = Run(path).status()
+    if status is not None:
+        if status.state in ("finished", "failed"):
+            return status.state
+        if status.state == "running" and status.alive:
+            return "running"
+    return "resumable" if (path / CHECKPOINTS_DIR / "last.pt").is_file() else "new"
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    """What run_sweep did with one entry: ``skipped``, ``resumed`` or ``started``, and the
+    state the run ended in."""
+
+    entry: SweepEntry
+    action: str
+    state: str
+    message: str = ""
+
+
+@dataclass
+class SweepResult:
+    plan: SweepPlan
+    outcomes: list[SweepOutcome] = field(default_factory=list)
+    stopped: bool = False
+    """True when a run was stopped: the rest of the sweep is left for a re-run."""
+
+
+PrepareFn = Callable[[Any], PreparedData]
+EntryFn = Callable[[SweepEntry, str], None]
+
+
+def run_sweep(
+    plan: SweepPlan,
+    *,
+    prepare: PrepareFn | None = None,
+    subscribers: Sequence[Subscriber] = (),
+    stop: Any = None,
+    on_entry: EntryFn | None = None,
+) -> SweepResult:
+    """Train every entry of ``plan`` that is not done yet, in order, in this process.
+
+    ``prepare(data_config)`` gives the PreparedData (default :func:`prepare_data`; prepared sets
+    are reused between runs with the same data config). ``subscribers`` receive every run's
+    events; ``stop`` (a :class:`~workbench.engine.loop.StopFlag`) ends the current run cleanly
+    and the sweep with it. ``on_entry(entry, action)`` is called before each entry with
+    ``skip-finished``, ``skip-failed``, ``resume`` or ``start``.
+    """
+    from workbench.engine.data import prepare_data
+    from workbench.engine.loop import StopFlag, fit
+
+    stop = stop or StopFlag()
+    prepare = prepare or prepare_data
+    plan.root.mkdir(parents=True, exist_ok=True)
+    record = plan.root / SWEEP_FILE
+    document = _sweep_document(plan)
+    if record.exists():
+        old = json.loads(record.read_text(encoding="utf-8"))
+        same_base = base_identity(RunConfig.from_dict(old["base"])) == base_identity(plan.base)
+        if old.get("grid") != document["grid"] or not same_base:
+            raise UsageError(
+                f"{plan.root}: holds another sweep ({' '.join(old.get('grid', []))}); "
+                "pick another --sweep-dir"
+            )
+    else:
+        atomic_write_text(record, json.dumps(document, indent=2) + "\n")
+    prepared: dict[str, PreparedData] = {}
+    result = SweepResult(plan)
+    for entry in plan.entries:
+        state = entry_state(entry.path)
+        if state in ("finished", "failed"):
+            if on_entry is not None:
+                on_entry(entry, f"skip-{state}")
+            result.outcomes.append(SweepOutcome(entry, "skipped", state))
+            continue
+        if state == "running":
+            raise UsageError(f"{entry.path}: is being trained by another process")
+        resume = state == "resumable"
+        if on_entry is not None:
+            on_entry(entry, "resume" if resume else "start")
+        key = json.dumps(dataclasses.asdict(entry.config.data), sort_keys=True)
+        if key not in prepared:
+            prepared[key] = prepare(entry.config.data)
+        fitted = fit(
+            entry.config,
+            prepared[key],
+            entry.path,
+            subscribers=subscribers,
+            resume=resume,
+            stop=stop,
+        )
+        action = "resumed" if resume else "started"
+        result.outcomes.append(SweepOutcome(entry, action, fitted.state, fitted.message))
+        if fitted.state == "stopped" or stop.is_set():
+            result.stopped = True
+            break
+    return result
+
+
+# ------------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    """One run of a sweep, read back from its directory."""
+
+    name: str
+    params: dict[str, str]
+    path: Path
+    state: str
+    epochs_done: int
+    best_epoch: int
+    best_val_accuracy: float | None
+    best_val_loss: float | None
+    val: list[MetricRow]
+
+    @property
+    def run(self) -> Run | None:
+        return Run(self.path) if is_run_dir(self.path) else None
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    root: Path
+    grid: Grid
+    rows: list[SweepRow]
+
+    @property
+    def varied(self) -> list[str]:
+        """Hyper-parameters with more than one value (each gets a sweep_<name>.png)."""
+        return [name for name, values in self.grid.axes if len(values) > 1]
+
+    @property
+    def best(self) -> SweepRow | None:
+        """The run with the highest best validation accuracy (ties: lower loss)."""
+        done = [row for row in self.rows if row.best_val_accuracy is not None]
+        if not done:
+            return None
+        return max(
+            done,
+            key=lambda r: (r.best_val_accuracy or 0.0, -(r.best_val_loss or 0.0)),
+        )
+
+
+def read_sweep(root: str | Path) -> SweepSummary:
+    """Every run of the sweep at ``root`` with its state and validation history."""
+    plan = load_plan(root)
+    rows = []
+    for entry in plan.entries:
+        state = entry_state(entry.path)
+        val: list[MetricRow] = []
+        if is_run_dir(entry.path):
+            val = Run(entry.path).metrics("val")
+        best = max(val, key=lambda r: (r.accuracy, -r.loss, -r.epoch)) if val else None
+        rows.append(
+            SweepRow(
+                name=entry.name,
+                params=entry.params,
+                path=entry.path,
+                state=state if state != "resumable" else "stopped",
+                epochs_done=val[-1].epoch if val else 0,
+                best_epoch=best.epoch if best else 0,
+                best_val_accuracy=best.accuracy if best else None,
+                best_val_loss=best.loss if best else None,
+                val=val,
+            )
+        )
+    return SweepSummary(plan.root, plan.grid, rows)
