@@ -179,6 +179,10 @@ class RunTail:
         self._offset = 0
         self._lost = False
         self.events_seen = 0
+        status = read_json(self.run_dir / STATUS)  # so that Stop works before the first poll
+        self.state.pid = pid or int(status.get("pid") or 0)
+        if status.get("state") in ("running", "finished", "stopped", "failed"):
+            self.state.state = str(status["state"])
 
     def poll(self) -> list[str]:
         """Read what was appended since the last poll; update :attr:`state`."""
@@ -252,7 +256,10 @@ class RunTail:
             )
         elif kind == "run_stopped":
             s.state = "stopped"
-            s.message = f"stopped ({event.reason}) after {event.epochs_done} epochs; r resumes"
+            part = f" and {event.batch} batches of the next" if event.batch else ""
+            s.message = (
+                f"stopped ({event.reason}) after {event.epochs_done} epochs{part}; r resumes"
+            )
             s.log.append(f"{stamp} {s.message}")
         elif kind == "run_failed":
             s.state = "failed"

@@ -23,6 +23,7 @@ def test_form_errors_marks_every_bad_field() -> None:
     values = {
         "image_size": 128, "epochs": "zero", "batch_size": "0", "lr": "-1", "optimizer": "adamw",
         "schedule": "cosine", "loss": "ce", "augment": "builtin", "seed": "42", "device": "tpu",
+        "widths": "8,16", "convs_per_stage": "1",
     }  # fmt: skip
     config, errors = form_errors(values, None, None)
     assert config is None
@@ -31,6 +32,9 @@ def test_form_errors_marks_every_bad_field() -> None:
     config, errors = form_errors(values, None, None)
     assert errors == {}
     assert config is not None and config.train.epochs == 2
+    assert config.model.widths == (8, 16)
+    values.update(widths="8,x", convs_per_stage="9")
+    assert set(form_errors(values, None, None)[1]) == {"widths", "convs_per_stage"}
 
 
 async def test_bad_values_refuse_start(make_app, runs_root: Path) -> None:  # type: ignore[no-untyped-def]

@@ -29,6 +29,8 @@ class WorkbenchScreen(Screen[None]):
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # noqa: RUF012 (Textual API)
     """Screens get the class -narrow below 120 columns and -wide from 120 on (see app.tcss)."""
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]  # noqa: RUF012 (Textual API)
+    """And -short below 34 rows, -tall from 34 on."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "leave_field", "Leave field", show=False),

@@ -137,6 +137,7 @@ command line; their runs appear here.
         self.title = "Runs"
         self.rows: dict[str, RunRow] = {}
         self.marked: set[str] = set()
+        self.loaded = False
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="runs-body"):
@@ -171,9 +172,10 @@ command line; their runs appear here.
     def on_runs_screen_rows_loaded(self, message: RowsLoaded) -> None:
         table = self.query_one(DataTable)
         new = {str(row.path): row for row in message.rows}
-        if [r.cells for r in new.values()] == [r.cells for r in self.rows.values()]:
+        if self.loaded and [r.cells for r in new.values()] == [r.cells for r in self.rows.values()]:
             self.rows = new
             return
+        self.loaded = True
         cursor_key = self._cursor_key()
         self.rows = new
         self.marked &= set(new)

@@ -129,6 +129,8 @@ Everything on the right comes from the run directory (`events.jsonl`, `status.js
 accuracy, precision and recall per epoch for train and validation, the loss batch by batch,
 progress, images per second, ETA and the event log. Opening the workbench while a run is going
 attaches to it; pick any run on the Runs screen (**3**, Enter) to see its curves here.
+On a small terminal **f** hides the form to give the plots room, and **p** turns the page of
+plots (two at a time).
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -136,6 +138,7 @@ attaches to it; pick any run on the Runs screen (**3**, Enter) to see its curves
         Binding("x", "stop", "Stop"),
         Binding("r", "resume", "Resume"),
         Binding("f", "toggle_form", "Form"),
+        Binding("p", "plot_page", "Plots"),
     ]
 
     class SummaryReady(Message):
@@ -181,12 +184,12 @@ attaches to it; pick any run on the Runs screen (**3**, Enter) to see its curves
                 yield Static("loading engine…", id="model-summary")
             with Vertical(id="train-live"):
                 yield Static("no run yet: fill in the form and press s", id="run-header")
-                with Grid(id="plots"):
-                    yield MetricPlot("loss", id="plot-loss")
-                    yield MetricPlot("accuracy", id="plot-accuracy")
-                    yield MetricPlot("precision", id="plot-precision")
-                    yield MetricPlot("recall", id="plot-recall")
-                    yield MetricPlot("batch loss (train)", id="plot-batch")
+                with Grid(id="plots", classes="page-0"):
+                    yield MetricPlot("loss", id="plot-loss", classes="page-0")
+                    yield MetricPlot("accuracy", id="plot-accuracy", classes="page-0")
+                    yield MetricPlot("precision", id="plot-precision", classes="page-1")
+                    yield MetricPlot("recall", id="plot-recall", classes="page-1")
+                    yield MetricPlot("batch loss (train)", id="plot-batch", classes="page-2")
                 with Horizontal(classes="bars"):
                     yield Label("epoch", classes="bar-label")
                     yield ProgressBar(total=None, show_eta=False, id="bar-epoch")
@@ -196,8 +199,13 @@ attaches to it; pick any run on the Runs screen (**3**, Enter) to see its curves
                 yield RichLog(id="run-log", max_lines=1000, wrap=True, markup=False)
 
     def on_mount(self) -> None:
+        self.query_one("#train-form").can_focus = False  # Tab goes straight to the fields
         self.validate_form()
         self.set_interval(POLL_SECONDS, self.poll_run)
+        if self.tail is None:  # attach at once (Stop works before the engine is in)
+            found = find_run_to_attach(self.wb.runs_root)
+            if found is not None:
+                self.attach(found)
         self.watch(self.app, "engine_ready", self._engine_ready)
         self.watch(
             self.app, "class_names", lambda _: self._engine_ready(self.wb.engine_ready), init=False
@@ -207,10 +215,7 @@ attaches to it; pick any run on the Runs screen (**3**, Enter) to see its curves
         if not ready:
             return
         self.refresh_summary()
-        if self.tail is None:
-            found = find_run_to_attach(self.wb.runs_root)
-            if found is not None:
-                self.attach(found)
+        self.poll_run()
 
     # ---- form ---------------------------------------------------------------------------
     def form_values(self) -> dict[str, Any]:
@@ -262,10 +267,14 @@ attaches to it; pick any run on the Runs screen (**3**, Enter) to see its curves
             f"{summary.mult_adds / 1e6:.0f} M mult-adds/image",
             f"input 3×{image_size}×{image_size}, {num_classes} classes",
         ]
+        stage = 0
         for layer in summary.layers:
-            if layer.kind in ("MaxPool2d", "Linear"):
-                shape = "×".join(str(d) for d in layer.output_shape)
-                lines.append(f"{layer.name:<12} {layer.kind:<9} {shape}")
+            shape = "×".join(str(d) for d in layer.output_shape)
+            if layer.kind == "MaxPool2d":
+                stage += 1
+                lines.append(f"stage {stage} → {shape}")
+            elif layer.kind == "Linear":
+                lines.append(f"head    → {shape} logits (softmax)")
         self.post_message(self.SummaryReady("\n".join(lines)))
 
     def on_train_screen_summary_ready(self, message: SummaryReady) -> None:
@@ -313,6 +322,14 @@ attaches to it; pick any run on the Runs screen (**3**, Enter) to see its curves
             return
         self.launch(tui_launch.train_argv(RunConfig(), state.run_dir, resume=True), state.run_dir)
 
+    def action_plot_page(self) -> None:
+        """On short terminals the plots show two at a time: turn the page."""
+        plots = self.query_one("#plots")
+        page = next((int(c[-1]) for c in plots.classes if c.startswith("page-")), 0)
+        plots.set_classes(f"page-{(page + 1) % 3}")
+        if not self.has_class("-short"):
+            self.notify("All plots are shown at this terminal height.", timeout=3)
+
     def action_toggle_form(self) -> None:
         form = self.query_one("#train-form")
         form.display = not form.display
@@ -325,8 +342,8 @@ attaches to it; pick any run on the Runs screen (**3**, Enter) to see its curves
             return
         self.attach(run_dir, pid=self.process.pid)
         self.notify(f"Training started in {run_dir} (pid {self.process.pid}).")
-        if self.size.width < 120:
-            self.query_one("#train-form").display = False
+        if self.has_class("-narrow"):
+            self.query_one("#train-form").display = False  # f brings it back
 
     # ---- live view ----------------------------------------------------------------------
     def attach(self, run_dir: Path, *, pid: int = 0) -> None:
@@ -335,6 +352,10 @@ attaches to it; pick any run on the Runs screen (**3**, Enter) to see its curves
         self._drawn_events, self._drawn_state = -1, ""
         if self.is_mounted:
             self.query_one("#run-log", RichLog).clear()
+            if not self.wb.engine_ready:
+                self.query_one("#run-header", Static).update(
+                    f"run {run_dir.name}: loading engine… (s, x and r already work)"
+                )
             self.poll_run()
 
     def poll_run(self) -> None:

@@ -23,9 +23,10 @@ class MetricPlot(PlotextPlot):
         *,
         xlabel: str = "epoch",
         id: str | None = None,
+        classes: str | None = None,
         ylim: tuple[float, float] | None = None,
     ) -> None:
-        super().__init__(id=id)
+        super().__init__(id=id, classes=classes)
         self.plot_title = title
         self.xlabel = xlabel
         self.ylim = ylim
