@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,16 @@ stopped, with the run's own config.json. A second Ctrl-C aborts at once.
 
 EXIT_STOPPED = 130
 EXIT_FAILED = 1
+
+
+def passive_openmp() -> None:
+    """Let idle OpenMP threads sleep instead of spinning (set before torch is imported).
+
+    On a small shared CPU (2 cores, other processes busy) spinning threads steal each other's
+    time slices: measured here, passive waiting doubled training throughput under load and
+    costs little otherwise. An OMP_WAIT_POLICY already in the environment wins.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -211,6 +222,7 @@ def _resume_config(args: argparse.Namespace, run_dir: Path) -> RunConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    passive_openmp()
     # torch and the engine cost about 1-2 s to import; only this command pays for them.
     from workbench.engine.data import prepare_data
     from workbench.engine.loop import StopFlag, fit, handle_signals
@@ -233,6 +245,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             run_dir = create_run_dir(args.runs_root, new_run_id(config.data))
 
+    run_dir = run_dir.resolve()
     stop = StopFlag()
     with handle_signals(stop):
         with progress_bar() as progress:

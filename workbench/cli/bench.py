@@ -1,0 +1,111 @@
+"""``workbench bench``: input pipeline vs compute-only training throughput."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any
+
+from workbench.cli.common import (
+    HelpFormatter,
+    add_data_options,
+    data_config_from_args,
+    emit_json,
+    out_console,
+    progress_bar,
+)
+from workbench.errors import UsageError
+
+HELP = "input pipeline vs compute-only throughput (images per second)"
+DESCRIPTION = """\
+Train the default model for a fixed number of batches three ways and print images per
+second for each: (1) the notebook pipeline (torchvision ImageFolder, PIL decode of every
+JPEG every epoch, per-sample albumentations in DataLoader workers), (2) the workbench
+pipeline (decode cache + batched augmentation on the device), (3) the model's forward and
+backward pass alone on a batch already in memory. Then the ratios (2)/(1) and (2)/(3).
+"""
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "bench", help=HELP, description=DESCRIPTION, formatter_class=HelpFormatter
+    )
+    add_data_options(parser)
+    parser.add_argument("--batch-size", type=int, default=64, help="images per batch")
+    parser.add_argument("--batches", type=int, default=10, help="timed batches per pipeline")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed batches first")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda[:N] or mps")
+    parser.add_argument(
+        "--num-workers", type=int, default=2, help="DataLoader workers of the notebook pipeline"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.cli.train import passive_openmp
+
+    passive_openmp()  # the same threading as `workbench train`, before torch is imported
+    # torch, torchvision and albumentations cost a few seconds to import; only bench pays.
+    from workbench.config import TrainConfig
+    from workbench.engine.bench import run_bench
+    from workbench.errors import ConfigError
+
+    if not 1 <= args.batches <= 10_000:
+        raise UsageError(f"--batches: must be in 1..10000, got {args.batches}")
+    if not 0 <= args.warmup <= 100:
+        raise UsageError(f"--warmup: must be in 0..100, got {args.warmup}")
+    try:
+        TrainConfig(
+            batch_size=args.batch_size, device=args.device, num_workers=args.num_workers
+        ).validate()
+    except ConfigError as error:
+        raise UsageError(f"--{error.field.replace('_', '-')}: {error.message}") from None
+    data = data_config_from_args(args)
+    with progress_bar() as progress:
+        result = run_bench(
+            data,
+            batch_size=args.batch_size,
+            batches=args.batches,
+            warmup=args.warmup,
+            device=args.device,
+            num_workers=args.num_workers,
+            progress=progress,
+        )
+    if args.json:
+        emit_json(result.to_dict())
+        return 0
+    from rich.table import Table
+
+    table = Table(
+        title=f"training throughput, {result.image_size} px, batch {result.batch_size}, "
+        f"{result.device}",
+        header_style="bold",
+    )
+    table.add_column("pipeline")
+    table.add_column("what")
+    table.add_column("img/s", justify="right")
+    table.add_column("timed", justify="right")
+    for number, row in enumerate(result.rows, start=1):
+        rate = f"{row.images_per_second:.1f}" if math.isfinite(row.images_per_second) else "n/a"
+        table.add_row(
+            f"({number}) {row.pipeline}",
+            row.description + (f" [{row.note}]" if row.note else ""),
+            rate,
+            f"{row.images} img / {row.seconds:.1f}s",
+        )
+    out_console.print(table)
+    vs_notebook = result.workbench_vs_notebook
+    out_console.print(
+        "(2)/(1) workbench vs notebook: "
+        + (f"[bold]{vs_notebook:.2f}x[/]" if vs_notebook is not None else "n/a")
+        + f"    (2)/(3) workbench vs compute alone: [bold]{result.workbench_vs_compute:.0%}[/]",
+        highlight=False,
+    )
+    out_console.print(
+        f"model {result.model_params / 1e6:.2f} M params, "
+        f"{result.model_mult_adds / 1e6:.0f} M mult-adds/img; data {result.data}; "
+        f"cache {'hit' if result.cache_hit else 'built'} in {result.prepare_seconds:.1f}s",
+        highlight=False,
+    )
+    return 0

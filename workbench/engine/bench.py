@@ -1,0 +1,362 @@
+"""``workbench bench``: where the time of a training epoch goes.
+
+Three pipelines train the same model (same config, batch size, image size, optimizer and loss)
+for the same number of batches, and each reports training images per second:
+
+1. **notebook** -- what a student writes: ``torchvision.datasets.ImageFolder`` decoding every
+   JPEG with PIL every epoch and resizing it, a per-sample albumentations pipeline (the same kinds
+   of transforms as the built-in one) in ``DataLoader`` worker processes.
+2. **workbench** -- the decode cache (each image decoded once, at size) and the batched
+   augmentation on the training device (:func:`workbench.engine.data.make_loader`).
+3. **compute** -- the model's forward and backward pass alone on one batch already in memory.
+
+``(2)/(3)`` says how close the workbench's input pipeline gets to the model's own speed;
+``(2)/(1)`` how much faster it is than the notebook's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from workbench.config import DataConfig, ModelConfig, TrainConfig
+from workbench.engine.device import DeviceSetup, setup_device
+from workbench.engine.losses import CrossEntropy
+from workbench.engine.model import build_model, summarize
+from workbench.engine.optim import build_optimizer
+from workbench.engine.progress import ProgressFn, report
+
+PIPELINES = ("notebook", "workbench", "compute")
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    """One pipeline's measurement."""
+
+    pipeline: str
+    description: str
+    images_per_second: float
+    """Training images per second (forward, backward and optimizer step included)."""
+    batches: int
+    images: int
+    seconds: float
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """The three rows, the ratios and what they were measured on."""
+
+    device: str
+    image_size: int
+    batch_size: int
+    model_params: int
+    model_mult_adds: int
+    data: str
+    rows: tuple[BenchRow, ...]
+    workbench_vs_notebook: float | None
+    """(2)/(1); None when the notebook pipeline could not run (e.g. a .zip data set)."""
+    workbench_vs_compute: float
+    """(2)/(3)."""
+    prepare_seconds: float
+    """Time to scan, split and load (or build) the decode cache before pipeline (2)."""
+    cache_hit: bool
+    threads: int = field(default_factory=torch.get_num_threads)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def row(self, pipeline: str) -> BenchRow | None:
+        return next((r for r in self.rows if r.pipeline == pipeline), None)
+
+
+class _AlbumentationsTransform:
+    """PIL image -> normalised float CHW tensor, per sample, like a course notebook does it."""
+
+    def __init__(self, size: int, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        import albumentations as A  # about 0.5 s (cv2)
+        import cv2
+        from albumentations.pytorch import ToTensorV2
+
+        self.compose = A.Compose(
+            [
+                A.Resize(size, size),
+                A.RandomResizedCrop(size=(size, size), scale=(0.6, 1.0), p=0.8),
+                A.HorizontalFlip(p=0.5),
+                A.Affine(
+                    rotate=(-15, 15),
+                    translate_percent=(-0.08, 0.08),
+                    scale=(0.9, 1.1),
+                    border_mode=cv2.BORDER_REFLECT_101,
+                    p=0.5,
+                ),
+                A.ColorJitter(brightness=0.25, contrast=0.25, saturation=0.3, hue=0.03, p=0.8),
+                A.CoarseDropout(
+                    num_holes_range=(1, 2),
+                    hole_height_range=(0.1, 0.3),
+                    hole_width_range=(0.1, 0.3),
+                    p=0.5,
+                ),
+                A.Normalize(mean=mean, std=std),
+                ToTensorV2(),
+            ]
+        )
+
+    def __call__(self, image: Any) -> torch.Tensor:
+        out: torch.Tensor = self.compose(image=np.asarray(image.convert("RGB")))["image"]
+        return out
+
+
+class _OneHot:
+    def __init__(self, classes: int) -> None:
+        self.classes = classes
+
+    def __call__(self, label: int) -> torch.Tensor:
+        return torch.nn.functional.one_hot(torch.tensor(label), self.classes).float()
+
+
+def notebook_loader(
+    folder: Path,
+    *,
+    image_size: int,
+    batch_size: int,
+    num_workers: int,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    device: torch.device,
+) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+    """Pipeline (1): ImageFolder + PIL decode + per-sample albumentations in workers."""
+    from torch.utils.data import DataLoader
+    from torchvision.datasets import ImageFolder
+
+    probe = ImageFolder(str(folder))
+    dataset = ImageFolder(
+        str(folder),
+        transform=_AlbumentationsTransform(image_size, mean, std),
+        target_transform=_OneHot(len(probe.classes)),
+    )
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=True,
+        num_workers=num_workers,
+        pin_memory=device.type == "cuda",
+        drop_last=True,
+        persistent_workers=False,
+    )
+
+
+def _batches(loader: Iterable[Any], count: int) -> Iterator[Any]:
+    for index, batch in enumerate(loader):
+        if index >= count:
+            return
+        yield batch
+
+
+def time_training(
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    *,
+    model_config: ModelConfig,
+    num_classes: int,
+    setup: DeviceSetup,
+    warmup: int,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[int, int, float]:
+    """Train a fresh model on ``batches``; the first ``warmup`` are not timed.
+
+    Returns (timed batches, timed images, seconds). The clock includes waiting for each batch,
+    so a slow input pipeline shows.
+    """
+    torch.manual_seed(0)
+    model = build_model(model_config, num_classes).to(setup.device)
+    if setup.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = build_optimizer(model, TrainConfig())
+    scaler = setup.make_scaler()
+    loss_fn = CrossEntropy()
+    model.train()
+    images, timed, started = 0, 0, time.perf_counter()
+    for index, (x_raw, y_raw) in enumerate(batches):
+        if index == warmup:
+            _sync(setup)
+            started = time.perf_counter()
+        x = x_raw.to(setup.device, non_blocking=True)
+        y = y_raw.to(setup.device, non_blocking=True)
+        if setup.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with setup.autocast():
+            loss = loss_fn(model(x), y)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+        if index >= warmup:
+            images += x.shape[0]
+            timed += 1
+        if progress is not None:
+            progress(index + 1)
+    _sync(setup)
+    return timed, images, time.perf_counter() - started
+
+
+def _sync(setup: DeviceSetup) -> None:
+    if setup.device.type == "cuda":
+        torch.cuda.synchronize(setup.device)
+
+
+def run_bench(
+    data_config: DataConfig,
+    *,
+    model_config: ModelConfig | None = None,
+    batch_size: int = 64,
+    batches: int = 10,
+    warmup: int = 2,
+    device: str = "auto",
+    num_workers: int = 2,
+    pipelines: tuple[str, ...] = PIPELINES,
+    progress: ProgressFn | None = None,
+) -> BenchResult:
+    """Measure the three pipelines (each ``warmup`` + ``batches`` batches) and compare them."""
+    from workbench.engine.data import make_loader, prepare_data
+
+    model_config = model_config or ModelConfig()
+    setup = setup_device(device)
+    started = time.perf_counter()
+    data = prepare_data(data_config, progress)
+    prepare_seconds = time.perf_counter() - started
+    size = data.image_size
+    total = warmup + batches
+    rows: list[BenchRow] = []
+
+    def ticker(name: str) -> Callable[[int], None]:
+        return lambda done: report(progress, f"bench: {name}", done, total)
+
+    if "notebook" in pipelines:
+        note, folder = "", Path(data.scan.location) / data.scan.prefix
+        if data.scan.is_zip:
+            rows.append(BenchRow("notebook", "ImageFolder", float("nan"), 0, 0, 0.0, "zip"))
+        else:
+            loader = notebook_loader(
+                folder,
+                image_size=size,
+                batch_size=batch_size,
+                num_workers=num_workers,
+                mean=data.mean,
+                std=data.std,
+                device=setup.device,
+            )
+            n, images, seconds = time_training(
+                _batches(loader, total),
+                model_config=model_config,
+                num_classes=data.num_classes,
+                setup=setup,
+                warmup=warmup,
+                progress=ticker("notebook"),
+            )
+            rows.append(
+                BenchRow(
+                    "notebook",
+                    f"ImageFolder + PIL decode + albumentations, {num_workers} workers",
+                    images / seconds if seconds else float("nan"),
+                    n,
+                    images,
+                    seconds,
+                    note,
+                )
+            )
+    if "workbench" in pipelines:
+        loader = make_loader(
+            data,
+            "train",
+            batch_size=batch_size,
+            shuffle=True,
+            augment="builtin",
+            seed=data_config.seed,
+            device=setup.device,
+        )
+        loader.set_epoch(1)
+        stream = _repeat(loader, total)
+        n, images, seconds = time_training(
+            stream,
+            model_config=model_config,
+            num_classes=data.num_classes,
+            setup=setup,
+            warmup=warmup,
+            progress=ticker("workbench"),
+        )
+        rows.append(
+            BenchRow(
+                "workbench",
+                f"decode cache + batched augmentation on {setup.device.type}",
+                images / seconds,
+                n,
+                images,
+                seconds,
+            )
+        )
+    if "compute" in pipelines:
+        generator = torch.Generator().manual_seed(0)
+        x = torch.randn(batch_size, 3, size, size, generator=generator).to(setup.device)
+        labels = torch.randint(0, data.num_classes, (batch_size,), generator=generator)
+        y = torch.nn.functional.one_hot(labels, data.num_classes).float().to(setup.device)
+        n, images, seconds = time_training(
+            ((x, y) for _ in range(total)),
+            model_config=model_config,
+            num_classes=data.num_classes,
+            setup=setup,
+            warmup=warmup,
+            progress=ticker("compute"),
+        )
+        rows.append(
+            BenchRow(
+                "compute",
+                "forward + backward on one in-memory batch",
+                images / seconds,
+                n,
+                images,
+                seconds,
+            )
+        )
+    rates = {row.pipeline: row.images_per_second for row in rows}
+    notebook = rates.get("notebook", float("nan"))
+    summary = summarize(build_model(model_config, data.num_classes), size)
+    return BenchResult(
+        device=setup.describe(),
+        image_size=size,
+        batch_size=batch_size,
+        model_params=summary.total_params,
+        model_mult_adds=summary.mult_adds,
+        data=data.scan.source,
+        rows=tuple(rows),
+        workbench_vs_notebook=(
+            rates["workbench"] / notebook
+            if "workbench" in rates and notebook == notebook and notebook > 0
+            else None
+        ),
+        workbench_vs_compute=(
+            rates["workbench"] / rates["compute"]
+            if "workbench" in rates and "compute" in rates
+            else float("nan")
+        ),
+        prepare_seconds=prepare_seconds,
+        cache_hit=data.cache_hit,
+    )
+
+
+def _repeat(loader: Any, count: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """``count`` batches from ``loader``, starting a new epoch when one runs out."""
+    done, epoch = 0, 1
+    while True:
+        for batch in loader:
+            if done >= count:
+                return
+            done += 1
+            yield batch
+        epoch += 1
+        loader.set_epoch(epoch)
