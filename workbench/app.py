@@ -99,7 +99,9 @@ class WorkbenchApp(App[None]):
     def on_mount(self) -> None:
         self.switch_mode(self.start_mode)
         if self.preload:
-            self.preload_engine()
+            # After the first frame: the import holds the GIL for long stretches, and started
+            # here it would delay that frame by about a second.
+            self.call_after_refresh(self.preload_engine)
 
     @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
     def preload_engine(self) -> None:

@@ -133,7 +133,7 @@ splits each class 70/10/20 with the seed, and decodes the images once into a cac
         table = self.query_one("#split-table", DataTable)
         for column in ("class", *SPLITS, "total"):
             table.add_column(column, key=column)
-        self.load()
+        self.call_after_refresh(self.load)  # after the first frame (the worker imports torch)
 
     # ---- loading ------------------------------------------------------------------------
     def load(self) -> None:
