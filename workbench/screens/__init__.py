@@ -53,6 +53,10 @@ SCREENS: tuple[ScreenEntry, ...] = (
         "workbench.screens.runs:RunsScreen",
     ),
     ScreenEntry(
+        "4", "evaluate", "Evaluate", "Test a checkpoint: metrics, confusion, images, Grad-CAM",
+        "workbench.screens.evaluate:EvaluateScreen",
+    ),
+    ScreenEntry(
         "5", "autograd", "Autograd", "Q1: step through autograd's graph, hand vs PyTorch",
         "workbench.screens.autograd:AutogradScreen",
     ),

@@ -1,0 +1,113 @@
+"""The Evaluate screen on a tiny trained run: confusion counts, grids, the misclassified gallery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from textual.widgets import Static, TabbedContent
+
+from workbench.screens.evaluate import EvaluateScreen
+from workbench.widgets.evaluation_view import ScoredThumb
+from workbench.widgets.images import Thumb
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_images: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run trained for 2 epochs on the tiny image folder (a few seconds on a CPU)."""
+    import torch
+
+    from workbench.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from workbench.engine.data import prepare_data
+    from workbench.engine.loop import fit
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("eval-runs")
+    config = RunConfig(
+        data=DataConfig(
+            data=str(tiny_images), image_size=64, cache_dir=str(root / "cache"), augment="none"
+        ),
+        model=ModelConfig(widths=(8, 16), convs_per_stage=1, dropout=0.0),
+        train=TrainConfig(
+            epochs=2, batch_size=8, lr=3e-3, device="cpu", num_workers=0, warmup_epochs=1
+        ),
+    ).validate()
+    run_dir = root / "runs" / "tiny-run"
+    result = fit(config, prepare_data(config.data), run_dir)
+    assert result.state == "finished"
+    return run_dir
+
+
+def _text(widget: Static) -> str:
+    console = Console(width=160, record=True, color_system=None)
+    console.print(widget.content)
+    return console.export_text()
+
+
+async def test_confusion_counts_match_the_engine(make_app, tiny_run: Path) -> None:  # type: ignore[no-untyped-def]
+    from workbench.engine.evaluate import evaluate_source
+
+    expected = evaluate_source(tiny_run, explained=0).report
+    app = make_app(start_mode="evaluate", runs_root=tiny_run.parent, preload=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, EvaluateScreen)
+        screen.open_source(str(tiny_run))
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.evaluation is not None
+        report = screen.evaluation.report
+        assert report.confusion == expected.confusion
+        assert report.count == expected.count
+        grid = _text(screen.query_one("#ev-confusion", Static))
+        for i, name in enumerate(report.classes):
+            line = next(row for row in grid.splitlines() if row.strip("│ ").startswith(name))
+            counts = [int(cell) for cell in line.replace("│", " ").split()[1:-1]]
+            assert counts == expected.confusion[i], (name, counts)
+        metrics = _text(screen.query_one("#ev-metrics", Static))
+        assert f"accuracy {expected.accuracy:.4f}" in metrics
+        # first 10 per class (fewer exist here) and the random grid with bars
+        first = screen.query_one("#ev-first").query(Thumb)
+        assert len(first) == expected.count
+        await pilot.press("p")
+        assert screen.query_one(TabbedContent).active == "ev-tab-random"
+        before = [t.caption for t in screen.query_one("#ev-random").query(ScoredThumb)]
+        assert before
+        await pilot.press("n")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.seed == 1
+        # the misclassified gallery steps with the arrow keys
+        await pilot.press("w")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        wrong = screen.evaluation.misclassified
+        title = _text(screen.query_one("#ev-wrong-title", Static))
+        if wrong:
+            assert f"1/{len(wrong)}" in title
+            await pilot.press("right")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert screen.wrong_index == min(1, len(wrong) - 1)
+            assert len(screen.query_one("#ev-wrong-images").query(ScoredThumb)) == 3
+        else:
+            assert "no misclassified" in title
+
+
+async def test_bad_checkpoint_is_a_notification(make_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bogus = tmp_path / "bogus.pt"
+    bogus.write_bytes(b"not a checkpoint")
+    app = make_app(start_mode="evaluate", preload=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, EvaluateScreen)
+        screen.open_source(str(bogus))
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.evaluation is None
+        assert app.is_running
+        messages = [str(n.message) for n in app._notifications]
+        assert any("bogus.pt" in m for m in messages), messages
