@@ -175,8 +175,14 @@ class _Emitter:
     def __init__(self, subscribers: Sequence[Subscriber]) -> None:
         self.subscribers = list(subscribers)
         self.last_progress = 0.0
+        self.epochs_done = 0
+        """Completed epochs as the events told it (for a forced stop's RunStopped)."""
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self.epochs_done = event.start_epoch
+        elif isinstance(event, EpochEnd):
+            self.epochs_done = event.epoch
         for subscriber in self.subscribers:
             subscriber(event)
 
@@ -453,7 +459,6 @@ def fit(
         run_dir.mkdir(parents=True, exist_ok=True)
         write_manifest(data.split, run_dir / SPLIT)
 
-    epoch_in_progress = 0
     try:
         ctx = _build(config, data, run_dir, emit, stop, loss_fn)
         start_epoch, skip = 0, 0
@@ -478,7 +483,7 @@ def fit(
         return FitResult(run_dir, "failed", error.epoch - 1, 0, 0.0, math.inf, 0.0, str(error))
     except KeyboardInterrupt as interrupt:
         # A second signal while stopping: leave at once; last.pt is the last good epoch's.
-        emit(RunStopped(epochs_done=epoch_in_progress, reason=f"{interrupt} (forced)"))
+        emit(RunStopped(epochs_done=emit.epochs_done, reason=f"{interrupt} (forced)"))
         raise
     except BaseException as error:
         emit(RunFailed(message=f"{type(error).__name__}: {error}", error=type(error).__name__))
