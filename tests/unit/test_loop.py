@@ -11,7 +11,7 @@ import torch
 from test_loop_helpers import tiny_config, tiny_data
 from torch import nn
 
-from workbench.config import RunConfig
+from workbench.config import DataConfig, RunConfig
 from workbench.engine.checkpoint import load_checkpoint
 from workbench.engine.data import make_loader
 from workbench.engine.device import setup_device
@@ -216,3 +216,12 @@ def test_optimizers_and_schedules_train(tmp_path: Path, optimizer: str, schedule
     assert result.state == "finished"
     state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
     assert state["scheduler"]
+
+
+@pytest.mark.parametrize("augment", ["albumentations", "none"])
+def test_other_augmentation_backends_train(tmp_path: Path, augment: str) -> None:
+    base = tiny_config(epochs=1)
+    config = RunConfig(
+        data=DataConfig(image_size=64, augment=augment), model=base.model, train=base.train
+    )
+    assert fit(config, tiny_data(per_class=6), tmp_path / "run").state == "finished"
