@@ -116,14 +116,15 @@ def test_checkpoint_round_trip_with_weights_only(tmp_path: Path) -> None:
 
 
 class StopAtCall(nn.Module):
-    """Cross-entropy that asks the loop to stop at its n-th training call."""
+    """Cross-entropy that asks the loop to stop at its n-th training (or validation) call."""
 
-    def __init__(self, stop: StopFlag | None, at: int) -> None:
+    def __init__(self, stop: StopFlag | None, at: int, *, phase: str = "train") -> None:
         super().__init__()
-        self.inner, self.stop, self.at, self.calls = CrossEntropy(), stop, at, 0
+        self.inner, self.stop, self.at, self.phase = CrossEntropy(), stop, at, phase
+        self.calls = 0
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        if torch.is_grad_enabled():
+        if torch.is_grad_enabled() == (self.phase == "train"):
             self.calls += 1
             if self.stop is not None and self.calls == self.at:
                 self.stop.request("test")
@@ -131,19 +132,33 @@ class StopAtCall(nn.Module):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stop_at", [3, 6, 11], ids=["epoch1-batch3", "after-epoch2", "epoch4"])
-def test_resume_equals_an_uninterrupted_run(tmp_path: Path, stop_at: int) -> None:
-    config = tiny_config(epochs=4)  # 21 train images / batch 8: 3 batches per epoch
+@pytest.mark.parametrize(
+    ("phase", "stop_at", "expected", "batch_size"),
+    [
+        ("train", 3, (1, 0), 8),
+        ("train", 6, (2, 0), 8),
+        ("train", 11, (3, 2), 8),
+        ("val", 3, (1, 11), 2),
+    ],
+    ids=["after-epoch1", "after-epoch2", "epoch4-batch2", "epoch2-validation"],
+)
+def test_resume_equals_an_uninterrupted_run(
+    tmp_path: Path, phase: str, stop_at: int, expected: tuple[int, int], batch_size: int
+) -> None:
+    # 21 train and 3 val images: 3 (or 11) train and 1 (or 2) val batches per epoch
+    config = tiny_config(epochs=4, batch_size=batch_size)
     data = tiny_data()
     fit(config, data, tmp_path / "whole", loss_fn=StopAtCall(None, 0))
 
     stop = StopFlag()
-    first = fit(config, data, tmp_path / "split", stop=stop, loss_fn=StopAtCall(stop, stop_at))
+    first = fit(
+        config, data, tmp_path / "split", stop=stop, loss_fn=StopAtCall(stop, stop_at, phase=phase)
+    )
     assert first.state == "stopped"
     status = open_run(tmp_path / "split").status()
     assert status is not None and status.state == "stopped"
     last = load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")
-    assert (last["epoch"], last["batch"]) == divmod(stop_at, 3)
+    assert (last["epoch"], last["batch"]) == expected
     second = fit(config, data, tmp_path / "split", resume=True, loss_fn=StopAtCall(None, 0))
     assert second.state == "finished" and second.epochs_done == 4
 

@@ -255,6 +255,10 @@ def train_one_epoch(
     clip = ctx.config.train.grad_clip
     seen, started = 0, time.monotonic()
     done = skip
+    if skip >= batches:  # stopped during validation: every batch is in the accumulator
+        if rng_after_skip is not None:
+            set_rng_state(rng_after_skip)
+        return acc.compute(), acc, skip
     for index, (x_raw, y_raw) in enumerate(ctx.train_loader):
         if index < skip:
             continue  # the loader's batches are a pure function of (seed, epoch, index)
