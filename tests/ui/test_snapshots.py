@@ -1,0 +1,64 @@
+"""Snapshots of screens whose content is deterministic (pytest-textual-snapshot).
+
+Regenerate after an intended change with ``pytest tests/ui/test_snapshots.py --snapshot-update``
+and look at the SVGs in ``tests/ui/__snapshots__`` before committing them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.ui.rundirs import write_run
+from workbench.screens import SCREENS
+
+MINE = tuple(entry for entry in SCREENS if entry.mode in ("data", "train", "runs"))
+
+
+@pytest.fixture(autouse=True)
+def stable_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Draw the mode bar and help with this issue's three screens only, so that screens added
+    later to the registry do not change these pictures."""
+    import workbench.screens.help as help_module
+    import workbench.widgets.modebar as modebar
+
+    monkeypatch.setattr(modebar, "SCREENS", MINE)
+    keys = [(key, what) for key, what in help_module.GLOBAL_KEYS if not key.isdigit()]
+    numbers = [(entry.key, f"{entry.title} screen") for entry in MINE]
+    monkeypatch.setattr(help_module, "GLOBAL_KEYS", numbers + keys)
+
+
+async def _settle(pilot) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def test_runs_screen_with_overlay(snap_compare, make_app, runs_root: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(runs_root.parent)  # the screen names its folder: keep it "runs"
+    write_run(runs_root / "lr-0.001", epochs_done=4, epochs=4, lr=1e-3, pid=0)
+    write_run(runs_root / "lr-0.0003", epochs_done=3, epochs=6, end="stopped", lr=3e-4, pid=0)
+
+    async def mark_both(pilot) -> None:  # type: ignore[no-untyped-def]
+        await _settle(pilot)
+        await pilot.press("space", "down", "space")
+        await pilot.pause()
+
+    app = make_app(start_mode="runs", runs_root="runs")
+    assert snap_compare(app, terminal_size=(120, 36), run_before=mark_both)
+
+
+def test_train_form_at_80x24(snap_compare, make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(start_mode="train")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_settle)
+
+
+def test_runs_help(snap_compare, make_app) -> None:  # type: ignore[no-untyped-def]
+    async def open_help(pilot) -> None:  # type: ignore[no-untyped-def]
+        await _settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    app = make_app(start_mode="runs", preload=False)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=open_help)
