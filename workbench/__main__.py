@@ -65,7 +65,9 @@ def build_parser(modules: dict[str, ModuleType] | None = None) -> argparse.Argum
 def _run_default(args: argparse.Namespace) -> int:
     """No sub-command: the TUI, or the headless export."""
     if args.export:
-        raise UsageError("--export arrives with the evaluation issue; use `workbench split`")
+        from workbench.cli.export import run_export
+
+        return run_export(args)
     # textual-image asks the terminal about graphics support when imported, which is only
     # possible before the app takes the terminal over; it costs about 0.1 s. Textual itself
     # (about 0.3 s) is imported here, not at the top, so that the sub-commands never pay for it.

@@ -1,0 +1,68 @@
+"""`workbench --export` end to end, in a subprocess, on tiny generated data."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+from test_eval_cli import run_cli
+from test_evaluate_helpers import tiny_run, write_tinted_folder
+from test_export_q3 import png_ok
+
+from workbench.engine.export.registry import ARTEFACTS
+from workbench.engine.runs import list_runs
+
+
+@pytest.mark.slow
+def test_export_on_a_fresh_folder_trains_a_quick_run_then_writes_everything(
+    tmp_path: Path,
+) -> None:
+    data = write_tinted_folder(tmp_path / "images")
+    work = tmp_path / "work"
+    work.mkdir()
+    result = run_cli("--export", "--data", str(data), "--cache-dir", str(tmp_path / "c"), cwd=work)
+    assert result.returncode == 0, result.stderr
+    assert "training a quick one" in result.stderr
+    runs = list_runs(work / "runs")
+    assert len(runs) == 1
+    run = runs[0]
+    status = run.status()
+    assert status is not None and status.state == "finished"
+    assert run.config().data.data == str(data.resolve())
+    out = work / "exports" / run.id
+    declared = {f for a in ARTEFACTS if a.name not in ("sweep", "loss_comparison") for f in a.files}
+    assert {p.name for p in out.iterdir()} == declared
+    listed = [line.strip() for line in result.stdout.splitlines() if line.startswith("  ")]
+    assert sorted(Path(line).name for line in listed) == sorted(declared)
+    for name in declared:
+        if name.endswith(".png"):
+            png_ok(out / name, min_width=200, min_height=150)
+    assert "test accuracy" in result.stdout
+
+    # a second export reuses the finished run instead of training again
+    again = run_cli(
+        "--export", "--data", str(data), "--cache-dir", str(tmp_path / "c"),
+        "--out", str(tmp_path / "second"), cwd=work,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "training" not in again.stderr
+    assert len(list_runs(work / "runs")) == 1
+    assert (tmp_path / "second" / "misclassified.png").is_file()
+
+
+def test_export_to_a_folder_that_cannot_be_written(tmp_path: Path) -> None:
+    tiny = tiny_run()
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = run_cli("--export", "--run", str(tiny.run_dir), "--out", str(blocker / "sub"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(blocker / "sub") in lines[0], result.stderr
+
+
+def test_export_of_something_that_is_not_a_run(tmp_path: Path) -> None:
+    result = run_cli("--export", "--run", str(tmp_path), "--out", str(tmp_path / "o"))
+    assert result.returncode == 2 and "not a run directory" in result.stderr

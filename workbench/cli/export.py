@@ -1,0 +1,173 @@
+"""``workbench --export [--run RUN] [--out DIR] [--data ...]``: every artefact, headless.
+
+Writes every artefact of :data:`workbench.engine.export.registry.ARTEFACTS` that applies into
+``DIR`` (default ``exports/<run-id>/``) and prints the files written. ``--run`` may be a run
+directory or a sweep folder (then the sweep's figures are added and its best run is the run).
+Without ``--run``, the newest finished run for the data under ``runs/`` is used; with none, a
+quick one is trained first (:data:`QUICK_EPOCHS` epochs at :data:`QUICK_SIZE` px), so on a fresh
+machine this one command produces a complete set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from workbench.cli.common import err_console, out_console, progress_bar
+from workbench.errors import UsageError
+
+if TYPE_CHECKING:
+    from workbench.config import RunConfig
+    from workbench.engine.runs import Run
+
+RUNS_ROOT = Path("runs")
+EXPORTS_ROOT = Path("exports")
+QUICK_EPOCHS = 6
+QUICK_SIZE = 64
+
+
+def check_writable(out: Path) -> None:
+    """UsageError naming ``out`` if files cannot be written there."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".write-test-", dir=out)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise UsageError(f"--out {out}: cannot write there ({error.strerror or error})") from None
+
+
+def data_path(data: str | None) -> str | None:
+    return str(Path(data).expanduser().resolve()) if data is not None else None
+
+
+def finished_run_for(data: str | None, root: Path = RUNS_ROOT) -> Run | None:
+    """The newest finished run under ``root`` trained on ``data`` (None: the demo set)."""
+    from workbench.engine.runs import list_runs
+
+    for run in list_runs(root):
+        status = run.status()
+        if status is None or status.state != "finished":
+            continue
+        if not run.checkpoint_path("best").is_file():
+            continue
+        try:
+            trained_on = run.config().data.data
+        except (OSError, ValueError, UsageError, KeyError):
+            continue
+        if trained_on == data:
+            return run
+    return None
+
+
+def quick_config(data: str | None, cache_dir: str | None) -> RunConfig:
+    """The quick default recipe: the default CNN, 64 px, a few epochs (demo set: ~2 min, 2 CPUs)."""
+    from workbench.config import DataConfig, RunConfig, TrainConfig
+
+    return RunConfig(
+        data=DataConfig(data=data, image_size=QUICK_SIZE, cache_dir=cache_dir),
+        train=TrainConfig(epochs=QUICK_EPOCHS, warmup_epochs=1),
+    ).validate()
+
+
+def train_quick(data: str | None, cache_dir: str | None, root: Path = RUNS_ROOT) -> Run:
+    """Train the quick default into a new run under ``root``, with the live training display."""
+    from workbench.cli.train import TrainDisplay
+    from workbench.engine.data import prepare_data
+    from workbench.engine.loop import StopFlag, fit, handle_signals
+    from workbench.engine.runs import Run, create_run_dir, new_run_id
+
+    config = quick_config(data, cache_dir)
+    run_dir = create_run_dir(root, new_run_id(config.data))
+    err_console.print(
+        f"no finished run for {data or 'the demo set'} under {root}/: training a quick one first "
+        f"({QUICK_EPOCHS} epochs at {QUICK_SIZE} px; `workbench train` runs the full recipe)",
+        highlight=False,
+    )
+    stop = StopFlag()
+    with handle_signals(stop):
+        with progress_bar() as progress:
+            prepared = prepare_data(config.data, progress)
+        with TrainDisplay() as display:
+            result = fit(config, prepared, run_dir, subscribers=[display], stop=stop)
+    if result.state != "finished":
+        raise UsageError(f"{run_dir}: the quick training run {result.state}: {result.message}")
+    return Run(run_dir)
+
+
+def resolve_target(
+    args: argparse.Namespace,
+) -> tuple[Run, Path | None]:
+    """The run to export and the sweep folder (if ``--run`` names one)."""
+    from workbench.engine.runs import Run, open_run
+    from workbench.engine.sweep import is_sweep_dir, read_sweep
+
+    if args.run is None:
+        data = data_path(args.data)
+        found = finished_run_for(data)
+        return (found if found is not None else train_quick(data, args.cache_dir)), None
+    path = Path(args.run).expanduser()
+    if is_sweep_dir(path):
+        best = read_sweep(path).best
+        if best is None or best.run is None:
+            raise UsageError(f"--run {path}: no run of this sweep has finished an epoch yet")
+        return Run(best.path), path
+    run = open_run(path)
+    if not run.checkpoint_path("best").is_file() and not run.checkpoint_path("last").is_file():
+        raise UsageError(f"--run {path}: the run has no checkpoint yet")
+    return run, None
+
+
+def run_export(args: argparse.Namespace) -> int:
+    # torch, matplotlib and the engine cost 2-3 s to import: only the export pays for them.
+    from workbench.engine.device import resolve_device
+    from workbench.engine.export.registry import Sources, export_all
+
+    started = time.monotonic()
+    run, sweep = resolve_target(args)
+    data_config = run.config().data
+    if args.data is not None:
+        data_config = dataclasses.replace(data_config, data=data_path(args.data))
+    if args.cache_dir is not None:
+        data_config = dataclasses.replace(data_config, cache_dir=args.cache_dir)
+    out = Path(args.out) if args.out else EXPORTS_ROOT / (sweep.name if sweep else run.id)
+    check_writable(out)
+    with progress_bar() as progress:
+        sources = Sources(
+            data_config=data_config,
+            run=run,
+            sweep=sweep,
+            device=str(resolve_device("auto")),
+            progress=progress,
+        )
+
+        def step(entry: object, done: int, total: int) -> None:
+            progress("writing artefacts", done, total)
+
+        result = export_all(sources, out, on_artefact=step)
+    seconds = time.monotonic() - started
+    out_console.print(
+        f"[bold]{len(result.written)} files[/] written to [bold]{out}[/] "
+        f"from run {run.id} in {seconds:.1f} s:",
+        highlight=False,
+    )
+    for path in result.written:
+        out_console.print(f"  {path}", highlight=False)
+    for name, reason in result.skipped:
+        err_console.print(f"[dim]skipped {name}: {reason}[/]", highlight=False)
+    evaluation = sources.evaluated
+    if evaluation is not None:
+        report = evaluation.report
+        out_console.print(
+            f"test accuracy {report.accuracy:.4f} on {report.count} images "
+            f"(checkpoint epoch {report.checkpoint_epoch})",
+            highlight=False,
+        )
+    return 0

@@ -1,0 +1,211 @@
+"""``workbench sweep --grid lr=1e-3,3e-4 loss=ce,focal ...``: every combination, in turn.
+
+Each combination is an ordinary run directory under one sweep folder (default
+``runs/sweep-<hash of grid and options>``, so the same command finds the same folder). Ctrl-C
+stops the current run cleanly (exit code 130); running the same command again skips finished
+runs, resumes the stopped one and starts the rest. The sweep figures (``sweep_<name>.png``,
+``sweep_summary.txt`` and, when the grid varies the loss, ``loss_comparison.png``) are written
+into --out at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from workbench.cli.common import (
+    HelpFormatter,
+    add_data_options,
+    data_config_from_args,
+    emit_json,
+    err_console,
+    out_console,
+)
+from workbench.config import LOSSES, OPTIMIZERS, SCHEDULES, RunConfig, TrainConfig
+from workbench.errors import ConfigError, UsageError
+
+HELP = "hyper-parameter sweep: every combination of a grid as runs, comparison plots"
+DESCRIPTION = """\
+Train one run per combination of the grid, one after the other, under one sweep folder.
+Grid items are NAME=V1,V2,... with NAME one of the `workbench train` options:
+lr, loss, batch-size, epochs, optimizer, schedule, weight-decay, warmup-epochs,
+grad-clip, label-smoothing, focal-gamma, dropout, convs-per-stage, image-size,
+augment, resize, seed. Options below set everything the grid does not vary.
+
+A stopped sweep continues where it stopped when the same command is run again
+(or `workbench sweep --sweep-dir DIR` without --grid).
+"""
+EXIT_STOPPED = 130
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "sweep", help=HELP, description=DESCRIPTION, formatter_class=HelpFormatter
+    )
+    parser.add_argument(
+        "--grid",
+        nargs="+",
+        metavar="NAME=V1,V2",
+        default=None,
+        help="hyper-parameters and their values, e.g. lr=1e-3,3e-4 loss=ce,focal",
+    )
+    add_data_options(parser, augment=True)
+    t = TrainConfig()
+    train = parser.add_argument_group("training (every run)")
+    train.add_argument("--epochs", type=int, default=t.epochs, help="passes over the train split")
+    train.add_argument("--batch-size", type=int, default=t.batch_size, help="images per step")
+    train.add_argument("--lr", type=float, default=t.lr, help="peak learning rate")
+    train.add_argument("--loss", choices=LOSSES, default=t.loss, help="loss function")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default=t.optimizer, help="optimizer")
+    train.add_argument("--schedule", choices=SCHEDULES, default=t.schedule, help="lr schedule")
+    train.add_argument(
+        "--warmup-epochs", type=int, default=t.warmup_epochs, help="cosine warm-up epochs"
+    )
+    train.add_argument("--device", default=t.device, help="auto, cpu, cuda[:N] or mps")
+    train.add_argument(
+        "--num-workers", type=int, default=t.num_workers, help="loader workers (albumentations)"
+    )
+    where = parser.add_argument_group("folders")
+    where.add_argument(
+        "--sweep-dir",
+        metavar="DIR",
+        default=None,
+        help="the sweep folder (default: <runs-root>/sweep-<hash of grid and options>)",
+    )
+    where.add_argument("--runs-root", metavar="DIR", default="runs", help="parent of sweeps")
+    where.add_argument(
+        "--out", metavar="DIR", default=None, help="figures (default: exports/<sweep folder>/)"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    return parser
+
+
+def base_config(args: argparse.Namespace) -> RunConfig:
+    data = data_config_from_args(args)
+    if data.data is not None:
+        data = dataclasses.replace(data, data=str(Path(data.data).expanduser().resolve()))
+    config = RunConfig(
+        data=data,
+        train=TrainConfig(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            loss=args.loss,
+            optimizer=args.optimizer,
+            schedule=args.schedule,
+            warmup_epochs=min(args.warmup_epochs, args.epochs),
+            device=args.device,
+            num_workers=args.num_workers,
+        ),
+    )
+    try:
+        return config.validate()
+    except ConfigError as error:
+        raise UsageError(f"--{error.field.replace('_', '-')}: {error.message}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    # torch and the engine cost 1-2 s to import; only this command pays for them.
+    from workbench.cli.export import EXPORTS_ROOT, check_writable
+    from workbench.cli.train import TrainDisplay
+    from workbench.engine.loop import StopFlag, handle_signals
+    from workbench.engine.sweep import (
+        SweepEntry,
+        default_sweep_dir,
+        is_sweep_dir,
+        load_plan,
+        parse_grid,
+        plan_sweep,
+        read_sweep,
+        run_sweep,
+    )
+
+    if args.grid is None:
+        if args.sweep_dir is None or not is_sweep_dir(args.sweep_dir):
+            raise UsageError("--grid is needed (or --sweep-dir of an existing sweep to continue)")
+        plan = load_plan(args.sweep_dir)
+    else:
+        grid = parse_grid(args.grid)
+        base = base_config(args)
+        root = default_sweep_dir(args.runs_root, grid, base)
+        plan = plan_sweep(grid, base, Path(args.sweep_dir) if args.sweep_dir else root)
+    out = Path(args.out) if args.out else EXPORTS_ROOT / plan.root.name
+    check_writable(out)
+    total = len(plan.entries)
+
+    def announce(entry: SweepEntry, action: str) -> None:
+        shown = " ".join(f"{k}={v}" for k, v in entry.params.items())
+        verb = {
+            "skip-finished": "[dim]skip (finished)[/]",
+            "skip-failed": "[dim]skip (failed before)[/]",
+            "resume": "[yellow]resume[/]",
+            "start": "[green]start[/]",
+        }[action]
+        err_console.print(f"sweep run {entry.index}/{total} {shown}: {verb}", highlight=False)
+
+    err_console.print(f"sweep folder [bold]{plan.root}[/], {total} runs", highlight=False)
+    stop = StopFlag()
+    with handle_signals(stop), TrainDisplay() as display:
+        result = run_sweep(plan, subscribers=[display], stop=stop, on_entry=announce)
+    written = _export(plan.root, out)
+    summary = read_sweep(plan.root)
+    if args.json:
+        emit_json(
+            {
+                "sweep_dir": str(plan.root),
+                "grid": plan.grid.to_text(),
+                "stopped": result.stopped,
+                "outcomes": [
+                    {"name": o.entry.name, "action": o.action, "state": o.state}
+                    for o in result.outcomes
+                ],
+                "runs": [
+                    {
+                        "name": row.name,
+                        "params": row.params,
+                        "state": row.state,
+                        "epochs_done": row.epochs_done,
+                        "best_epoch": row.best_epoch,
+                        "best_val_accuracy": row.best_val_accuracy,
+                    }
+                    for row in summary.rows
+                ],
+                "best": summary.best.name if summary.best else None,
+                "files": [str(p) for p in written],
+            }
+        )
+    else:
+        from workbench.engine.export.sweep import summary_text
+
+        out_console.print(summary_text(summary), highlight=False, markup=False)
+        for path in written:
+            out_console.print(f"  {path}", highlight=False)
+    if result.stopped:
+        again = shlex.join(["workbench", *sys.argv[1:]])
+        err_console.print(
+            f"[yellow]sweep stopped[/]; run the same command to continue: {again}",
+            highlight=False,
+        )
+        return EXIT_STOPPED
+    return 0
+
+
+def _export(root: Path, out: Path) -> list[Path]:
+    """The sweep's figures (and the loss comparison when it applies) into ``out``."""
+    from workbench.engine.export.registry import Sources, export_all
+    from workbench.engine.runs import Run
+    from workbench.engine.sweep import read_sweep
+
+    summary = read_sweep(root)
+    if not any(row.val for row in summary.rows):
+        return []
+    best = summary.best
+    run = Run(best.path) if best is not None and best.run is not None else None
+    sources = Sources(
+        data_config=run.config().data if run is not None else None, run=run, sweep=root
+    )
+    return export_all(sources, out, names=["sweep", "loss_comparison"]).written
