@@ -5,6 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+from textual.worker import WorkerFailed
+
 from workbench.screens import SCREENS
 from workbench.screens.base import WorkbenchScreen
 
@@ -77,3 +80,51 @@ async def test_resize_down_to_80x24_and_up(make_app) -> None:  # type: ignore[no
             await pilot.resize_terminal(200, 50)
             await pilot.pause()
             assert app.screen.id == entry.mode
+
+
+async def test_quit_asks_when_work_would_be_lost(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(start_mode="data", preload=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(3):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        app.screen.busy = True  # as while the data cache is being built
+        await pilot.press("q")
+        assert app.screen.id == "confirm"
+        await pilot.press("n")
+        assert app.screen.id == "data" and app.return_code is None
+        await pilot.press("q", "y")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_worker_failure_becomes_a_notification(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(start_mode="runs", preload=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+
+        def boom() -> None:
+            raise RuntimeError("the disk is full")
+
+        app.screen.run_worker(boom, thread=True, exit_on_error=False, name="saving")
+        with pytest.raises(WorkerFailed):
+            await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.screen.id == "runs"
+        assert any("the disk is full" in n.message for n in app._notifications)
+
+
+@pytest.mark.parametrize("mode", ["data", "train", "runs"])
+async def test_help_describes_each_screen_and_its_keys(make_app, mode: str) -> None:  # type: ignore[no-untyped-def]
+    from workbench.screens.help import help_markdown
+
+    app = make_app(start_mode=mode, preload=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        text = help_markdown(screen)
+        assert text.startswith(f"# {screen.title}") and "## Keys here" in text
+        for binding in type(screen).BINDINGS:
+            assert not isinstance(binding, tuple)
+            if binding.show:
+                assert binding.description in text
+        await pilot.press("question_mark")
+        assert app.screen.id == "help"
