@@ -64,6 +64,10 @@ SCREENS: tuple[ScreenEntry, ...] = (
         "6", "backprop", "Backprop", "Q2: the delta rule step by step, where the update vanishes",
         "workbench.screens.backprop:BackpropScreen",
     ),
+    ScreenEntry(
+        "7", "export", "Export", "Write the assignment's artefacts, as workbench --export",
+        "workbench.screens.export:ExportScreen",
+    ),
 )  # fmt: skip
 """The screens, in key order. Issue 7 appends Evaluate, Autograd, Backprop and Export here."""
 

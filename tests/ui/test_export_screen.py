@@ -1,0 +1,67 @@
+"""The Export screen: the artefact list, and writing the chosen files into a temporary folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Input, SelectionList
+
+from workbench.screens.export import ExportScreen
+
+
+async def _ready(app, pilot) -> ExportScreen:  # type: ignore[no-untyped-def]
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    screen = app.screen
+    assert isinstance(screen, ExportScreen)
+    return screen
+
+
+async def test_lists_every_artefact_with_what_applies(make_app) -> None:  # type: ignore[no-untyped-def]
+    from workbench.engine.export.registry import ARTEFACTS
+
+    app = make_app(start_mode="export", preload=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _ready(app, pilot)
+        screen.refresh_choices(None)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert [c.name for c in screen.choices] == [a.name for a in ARTEFACTS]
+        reasons = {c.name: c.reason for c in screen.choices}
+        assert reasons["autograd"] is None and reasons["backprop"] is None
+        assert reasons["confusion_matrix"] == "needs a trained run"
+        # what does not apply is not ticked and cannot be
+        assert "confusion_matrix" not in screen.selected()
+        await pilot.press("n")
+        assert screen.selected() == []
+        await pilot.press("a")
+        assert set(screen.selected()) == {n for n, r in reasons.items() if r is None}
+
+
+async def test_writes_the_chosen_files(make_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out"
+    app = make_app(start_mode="export", preload=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _ready(app, pilot)
+        screen.refresh_choices(None)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("n")
+        selection = screen.query_one("#ex-list", SelectionList)
+        selection.select("backprop")
+        screen.query_one("#ex-out", Input).value = str(out)
+        await pilot.press("x")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.last_result is not None
+        written = sorted(p.name for p in out.iterdir())
+        assert written == ["backprop_derivation.md", "vanishing_gradient.png"]
+        assert sorted(p.name for p in screen.last_result.written) == written
+        # the same bytes as the engine's own function writes (what --export calls)
+        from workbench.engine.export.registry import Sources, export_all
+
+        again = tmp_path / "again"
+        export_all(Sources(), again, names=["backprop"])
+        for name in written:
+            if name.endswith(".md"):
+                assert (again / name).read_text() == (out / name).read_text()
