@@ -53,4 +53,8 @@ class MetricPlot(PlotextPlot):
                 drawn = True
         if self.ylim is not None and drawn:
             plt.ylim(*self.ylim)
+        xs = sorted({x for _, series_xs, _ in self.series for x in series_xs})
+        if xs and all(float(x).is_integer() for x in xs):  # epochs: whole-number ticks only
+            step = max(1, round((xs[-1] - xs[0]) / 5))
+            plt.xticks(list(range(int(xs[0]), int(xs[-1]) + 1, step)))
         self.refresh()
