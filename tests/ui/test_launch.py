@@ -1,0 +1,44 @@
+"""The command the Train screen launches is one `workbench train` accepts, with the form values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workbench.__main__ import build_parser
+from workbench.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from workbench.tui_launch import train_argv
+
+
+def test_train_argv_parses_to_the_form_values(tmp_path: Path) -> None:
+    config = RunConfig(
+        data=DataConfig(data="animals.zip", image_size=64, seed=7, augment="albumentations"),
+        model=ModelConfig(widths=(8, 16), convs_per_stage=2),
+        train=TrainConfig(
+            epochs=3, batch_size=16, lr=3e-4, optimizer="sgd", schedule="onecycle",
+            loss="focal", device="cpu",
+        ),
+    )  # fmt: skip
+    argv = train_argv(config, tmp_path / "run")
+    assert argv[1:4] == ["-m", "workbench", "train"]
+    args = build_parser().parse_args(argv[3:])
+    assert (args.data, args.image_size, args.seed, args.augment) == (
+        "animals.zip",
+        64,
+        7,
+        "albumentations",
+    )
+    assert (args.epochs, args.batch_size, args.lr) == (3, 16, 3e-4)
+    assert (args.optimizer, args.schedule, args.loss, args.device) == (
+        "sgd",
+        "onecycle",
+        "focal",
+        "cpu",
+    )
+    assert (tuple(args.widths), args.convs_per_stage) == ((8, 16), 2)
+    assert args.run_dir == str(tmp_path / "run")
+
+
+def test_resume_argv(tmp_path: Path) -> None:
+    argv = train_argv(RunConfig(), tmp_path / "run", resume=True)
+    args = build_parser().parse_args(argv[3:])
+    assert args.resume and args.run_dir == str(tmp_path / "run")
