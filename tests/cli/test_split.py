@@ -76,3 +76,18 @@ def test_help_lists_options_with_defaults() -> None:
     for option in ("--data", "--seed", "--image-size", "--out", "--cache-dir", "--json"):
         assert option in result.stdout
     assert "default: 42" in result.stdout
+
+
+def test_split_does_not_import_torch(image_folder: Path, cache_dir: Path) -> None:
+    """Scanning, splitting and decoding need no torch, so a cache hit answers at once."""
+    argv = ["split", "--data", str(image_folder), "--cache-dir", str(cache_dir), "--json"]
+    code = (
+        "import sys\n"
+        "from workbench.__main__ import main\n"
+        f"assert main({argv!r}) == 0\n"
+        "print('torch loaded:', 'torch' in sys.modules, file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["total"] > 0
+    assert "torch loaded: False" in result.stderr

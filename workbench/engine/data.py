@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from workbench.config import DataConfig
 from workbench.engine.atomic import atomic_write_text
@@ -32,7 +31,10 @@ from workbench.engine.sources import Entry, Source, check_chunk, open_source
 from workbench.errors import DataError
 
 if TYPE_CHECKING:
+    import torch
+
     from workbench.engine.cache import CacheResult
+    from workbench.engine.loader import BatchLoader
 
 SPLITS = ("train", "val", "test")
 MIN_PER_CLASS = 10
@@ -43,6 +45,8 @@ SCAN_FORMAT = 1
 
 def seed_everything(seed: int) -> None:
     """Seed ``random``, numpy and torch (CPU and every CUDA device) with ``seed``."""
+    import torch
+
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -410,6 +414,8 @@ class PreparedData:
 
     def subset_indices(self, split: str) -> torch.Tensor:
         """int64 indices into images/labels of ``split`` (train, val or test)."""
+        import torch
+
         return torch.tensor(self.split.indices(split), dtype=torch.int64)
 
 
@@ -431,7 +437,21 @@ def channel_stats(
     return (m[0], m[1], m[2]), (max(s[0], 1e-6), max(s[1], 1e-6), max(s[2], 1e-6))
 
 
-def prepare_data(config: DataConfig, progress: ProgressFn | None = None) -> PreparedData:
+@dataclass(frozen=True)
+class DecodedData:
+    """Scan, split and decoded uint8 images as numpy: everything but torch.
+
+    ``workbench split`` stops here, so a cache hit costs no ``import torch`` (1-2 s).
+    """
+
+    scan: ScanResult
+    split: SplitResult
+    cache: CacheResult
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+
+def decode_dataset(config: DataConfig, progress: ProgressFn | None = None) -> DecodedData:
     """Scan, split and decode (through the on-disk cache) the data set ``config`` describes."""
     from workbench.engine.cache import load_or_build
 
@@ -448,20 +468,26 @@ def prepare_data(config: DataConfig, progress: ProgressFn | None = None) -> Prep
     split = split_dataset(scan, config.seed)
     if result is None:
         result = load_or_build(scan, config.image_size, config.resize, cache, progress=progress)
-    images = torch.from_numpy(result.images)
-    labels = torch.tensor(scan.labels, dtype=torch.int64)
     pixels = config.image_size * config.image_size
     mean, std = channel_stats(result.stats, split.indices("train"), pixels)
+    return DecodedData(scan=scan, split=split, cache=result, mean=mean, std=std)
+
+
+def prepare_data(config: DataConfig, progress: ProgressFn | None = None) -> PreparedData:
+    """:func:`decode_dataset`, with the images and labels as CPU tensors for training."""
+    import torch
+
+    decoded = decode_dataset(config, progress)
     return PreparedData(
         config=config,
-        scan=scan,
-        split=split,
-        images=images,
-        labels=labels,
-        mean=mean,
-        std=std,
-        cache_path=result.path,
-        cache_hit=result.hit,
+        scan=decoded.scan,
+        split=decoded.split,
+        images=torch.from_numpy(decoded.cache.images),
+        labels=torch.tensor(decoded.scan.labels, dtype=torch.int64),
+        mean=decoded.mean,
+        std=decoded.std,
+        cache_path=decoded.cache.path,
+        cache_hit=decoded.cache.hit,
     )
 
 
@@ -477,6 +503,8 @@ def make_loader(
     num_workers: int = 2,
 ) -> BatchLoader:
     """Batches of (x, y) for ``split``: see :class:`workbench.engine.loader.BatchLoader`."""
+    from workbench.engine.loader import BatchLoader
+
     return BatchLoader(
         data,
         split,
@@ -489,19 +517,25 @@ def make_loader(
     )
 
 
-# Re-exported so the contract's names all import from here; loader needs only TYPE_CHECKING
-# imports of this module, so there is no import cycle at runtime.
-from workbench.engine.loader import BatchLoader, OneHotDataset  # noqa: E402
+def __getattr__(name: str) -> Any:
+    """Lazy re-exports of the loader's classes, so that importing this module (and with it
+    ``workbench split``) does not pay for ``import torch``."""
+    if name in ("BatchLoader", "OneHotDataset"):
+        from workbench.engine import loader
+
+        return getattr(loader, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "MIN_PER_CLASS",
     "SPLITS",
-    "BatchLoader",
-    "OneHotDataset",
+    "DecodedData",
     "PreparedData",
     "ScanResult",
     "Skipped",
     "SplitResult",
+    "decode_dataset",
     "make_loader",
     "prepare_data",
     "read_manifest",
