@@ -137,9 +137,11 @@ def _render(doc: dict[str, Any]) -> None:
             f" in {doc['seconds']:.2f} s"
         )
         if cache["path"]:
-            out_console.print(f"cache              {cache['path']}", highlight=False)
+            out_console.print(
+                f"cache              {cache['path']}", highlight=False, soft_wrap=True
+            )
     if doc["manifest"]:
-        out_console.print(f"manifest           {doc['manifest']}", highlight=False)
+        out_console.print(f"manifest           {doc['manifest']}", highlight=False, soft_wrap=True)
     skipped = doc["skipped"]
     if skipped:
         out_console.print(f"[yellow]{len(skipped)} file(s) left out:[/]")
