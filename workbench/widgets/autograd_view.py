@@ -252,13 +252,15 @@ def backward_panel(trace: AutogradTrace, step: BackwardStep) -> RenderableType:
         parts.append(Text(""))
         parts.append(Text(local.formula, style="bold yellow"))
         table = Table(box=None, pad_edge=False, header_style="bold")
-        table.add_column("i", justify="right", style="dim")
-        table.add_column("upstream", justify="right")
-        table.add_column("× local", justify="right")
-        table.add_column("= contribution", justify="right")
+        table.add_column("i", justify="right", style="dim", overflow="fold")
+        table.add_column("upstream", justify="right", overflow="fold")
+        table.add_column("× local", justify="right", overflow="fold")
+        table.add_column("= contribution", justify="right", overflow="fold")
         if previous is not None:
-            table.add_column("+ before", justify="right")
-        table.add_column(grad_label(local.input_name), justify="right", style="bold green")
+            table.add_column("+ before", justify="right", overflow="fold")
+        table.add_column(
+            grad_label(local.input_name), justify="right", style="bold green", overflow="fold"
+        )
         size = max(len(local.local), len(local.contribution), len(local.accumulated))
         for index in range(size):
             row = [
@@ -314,16 +316,23 @@ def comparison_panel(trace: AutogradTrace) -> RenderableType:
             header_style="bold",
             box=box.SIMPLE_HEAD,
             pad_edge=False,
+            padding=(0, 1),
+            collapse_padding=True,
         )
         for column in ("i", "hand", "PyTorch", "rel diff", "status"):
-            table.add_column(column, justify="left" if column == "status" else "right")
+            table.add_column(
+                column,
+                justify="left" if column == "status" else "right",
+                no_wrap=column != "status",
+                overflow="fold",  # never an ellipsis in a number
+            )
         for index, (hand, torch_value, diff, status) in enumerate(
             zip(row.hand, row.torch, row.rel_diff, row.status, strict=True)
         ):
             table.add_row(
                 str(index),
-                fmt(hand, 8),
-                fmt(torch_value, 8),
+                fmt(hand, 7),
+                fmt(torch_value, 7),
                 f"{diff:.1e}",
                 Text(status, style="green" if status == "ok" else "yellow"),
             )
