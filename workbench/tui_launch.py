@@ -277,7 +277,12 @@ class RunTail:
                     s.message = f"failed: {status.message or 'see the log in .tui-logs'}"
             elif status.state == "running" and not self._lost:
                 s.state = "running"
-        if s.state in ("waiting", "running") and s.pid and not pid_alive(s.pid):
+        silent = (
+            status is not None
+            and status.heartbeat > 0
+            and time.time() - status.heartbeat > STALE_HEARTBEAT_S
+        )
+        if s.state in ("waiting", "running") and s.pid and (silent or not pid_alive(s.pid)):
             if s.state == "waiting":
                 s.state = "failed"
                 tail = launch_log_tail(self.run_dir, 4) or "no output"
@@ -285,5 +290,7 @@ class RunTail:
             else:
                 self._lost = True
                 s.state = "lost"
-                s.message = "the training process is gone (killed?); r resumes from last.pt"
+                s.message = (
+                    "the training process is gone or silent (killed?); r resumes from last.pt"
+                )
             s.log.append(s.message)

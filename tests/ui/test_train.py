@@ -102,3 +102,18 @@ async def test_running_run_is_attached_and_gone_process_is_lost(make_app, runs_r
         assert "live" in app.run_status
         note = screen.exit_note()
         assert note is not None and "keeps training" in note
+
+
+async def test_run_whose_process_died_is_lost_and_resumable(make_app, runs_root: Path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    write_run(runs_root / "killed", epochs_done=1, end=None, pid=dead.pid)
+    app = make_app(start_mode="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _ready(app, pilot)
+        assert screen.tail is not None and screen.tail.state.state == "lost"
+        assert "r resumes" in str(screen.query_one("#run-header", Static).render())
+        assert screen.exit_note() is None  # nothing keeps going in the background
