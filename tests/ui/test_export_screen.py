@@ -65,3 +65,25 @@ async def test_writes_the_chosen_files(make_app, tmp_path: Path) -> None:  # typ
         for name in written:
             if name.endswith(".md"):
                 assert (again / name).read_text() == (out / name).read_text()
+
+
+async def test_newest_finished_run_is_preselected(make_app, runs_root: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.ui.rundirs import write_run
+
+    run_dir = runs_root / "done"
+    write_run(run_dir, epochs_done=2, epochs=2)
+    (run_dir / "checkpoints").mkdir(exist_ok=True)
+    (run_dir / "checkpoints" / "best.pt").write_bytes(b"")  # only its presence is read here
+    app = make_app(start_mode="export", preload=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _ready(app, pilot)
+        screen.action_reload()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.run_path == str(run_dir)
+        assert screen.query_one("#ex-out", Input).value == str(Path("exports") / "done")
+        reasons = {c.name: c.reason for c in screen.choices}
+        assert reasons["confusion_matrix"] is None
+        assert "confusion_matrix" in screen.selected()

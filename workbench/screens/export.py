@@ -148,6 +148,7 @@ every file written, with its path.
         self.title = "Export"
         self.choices: list[Choice] = []
         self.run_path: str | None = None
+        self.run_chosen = False
         self.busy = False
         self.last_result: ExportResult | None = None
 
@@ -198,8 +199,14 @@ every file written, with its path.
         with select.prevent(Select.Changed):
             select.set_options(options)
             select.value = current if current in {v for _, v in options} else NO_RUN
+        if not self.run_chosen:
+            # like `workbench --export` without --run: the newest finished run
+            finished = [value for label, value in message.options if label.endswith("(finished)")]
+            if finished:
+                select.value = finished[0]  # posts Changed: the list and folder follow
 
     def action_pick_run(self) -> None:
+        self.run_chosen = True  # the user picks: no more automatic choice
         select = self.query_one("#ex-run", Select)
         select.focus()
         select.action_show_overlay()
