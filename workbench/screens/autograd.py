@@ -79,13 +79,15 @@ Highlighted in the graph: the current node (yellow) and the nodes receiving grad
     ]
 
     class TraceReady(Message):
-        def __init__(self, trace: AutogradTrace) -> None:
+        def __init__(self, request: int, trace: AutogradTrace) -> None:
             super().__init__()
+            self.request = request
             self.trace = trace
 
     class TraceFailed(Message):
-        def __init__(self, field: str, message: str) -> None:
+        def __init__(self, request: int, field: str, message: str) -> None:
             super().__init__()
+            self.request = request
             self.field = field
             self.message = message
 
@@ -118,7 +120,10 @@ Highlighted in the graph: the current node (yellow) and the nodes receiving grad
         self.steps: list[Step] = []
         self.position = 0
         self.dtype = "float32"
+        self.request = 0
+        """Number of the latest trace asked for; older answers are dropped."""
         self.last_inputs: dict[str, str] = {"x": DEFAULT_X, "z": DEFAULT_Z, "expr": DEFAULT_EXPR}
+        """The x, z and expression of the graph shown (the last good ones)."""
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="ag-inputs"):
@@ -146,28 +151,31 @@ Highlighted in the graph: the current node (yellow) and the nodes receiving grad
 
     def retrace(self) -> None:
         values = {name: self.query_one(f"#ag-{name}", Input).value for name in FIELDS}
-        self.run_trace(values["x"], values["z"], values["expr"], self.dtype)
+        self.request += 1
+        self.run_trace(self.request, values["x"], values["z"], values["expr"], self.dtype)
 
     @work(thread=True, exclusive=True, group="autograd", exit_on_error=False, name="tracing")
-    def run_trace(self, x: str, z: str, expression: str, dtype: str) -> None:
+    def run_trace(self, request: int, x: str, z: str, expression: str, dtype: str) -> None:
         from workbench.engine.expr import parse_expression
         from workbench.errors import UsageError
 
         try:
             parse_expression(expression)  # a bad expression fails before torch is imported
         except UsageError as error:
-            self.post_message(self.TraceFailed("expr", str(error)))
+            self.post_message(self.TraceFailed(request, "expr", str(error)))
             return
         from workbench.engine.autograd_demo import trace_expression  # torch: 1-2 s once
 
         try:
             trace = trace_expression(x, z, expression, dtype)
         except UsageError as error:
-            self.post_message(self.TraceFailed(field_of(str(error)), str(error)))
+            self.post_message(self.TraceFailed(request, field_of(str(error)), str(error)))
             return
-        self.post_message(self.TraceReady(trace))
+        self.post_message(self.TraceReady(request, trace))
 
     def on_autograd_screen_trace_ready(self, message: TraceReady) -> None:
+        if message.request != self.request:
+            return  # an older request that finished late
         same_shape = self.trace is not None and [s.node for s in self.trace.forward] == [
             s.node for s in message.trace.forward
         ]
@@ -182,6 +190,8 @@ Highlighted in the graph: the current node (yellow) and the nodes receiving grad
         self.refresh_view()
 
     def on_autograd_screen_trace_failed(self, message: TraceFailed) -> None:
+        if message.request != self.request:
+            return
         text = message.message
         for prefix in ("--x: ", "--z: "):
             text = text.removeprefix(prefix)

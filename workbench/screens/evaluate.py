@@ -94,8 +94,9 @@ model found evidence for each. **←/→** step through them.
             self.options = options
 
     class Evaluated(Message):
-        def __init__(self, evaluation: Evaluation) -> None:
+        def __init__(self, source: str, evaluation: Evaluation) -> None:
             super().__init__()
+            self.source = source
             self.evaluation = evaluation
 
     class Failed(Message):
@@ -253,19 +254,23 @@ model found evidence for each. **←/→** step through them.
         except UsageError as error:
             self.post_message(self.Failed(source, str(error)))
             return
-        self.post_message(self.Evaluated(evaluation))
+        self.post_message(self.Evaluated(source, evaluation))
 
     def on_progress_update(self, message: ProgressUpdate) -> None:
         if self.busy:
             self.query_one(ProgressLine).show(message.task, message.done, message.total)
 
     def on_evaluate_screen_failed(self, message: Failed) -> None:
+        if message.source != self.source:
+            return
         self.busy = False
         self.query_one(ProgressLine).show(f"cannot evaluate: {message.error}")
         self.query_one(ProgressLine).add_class("error-text")
         self.notify(message.error, title="Evaluate", severity="error", timeout=10)
 
     async def on_evaluate_screen_evaluated(self, message: Evaluated) -> None:
+        if message.source != self.source:
+            return  # a source picked before the current one finished late: not shown
         self.busy = False
         evaluation = self.evaluation = message.evaluation
         report = evaluation.report
