@@ -59,6 +59,25 @@ def train_argv(config: RunConfig, run_dir: Path, *, resume: bool = False) -> lis
     return argv
 
 
+def sweep_argv(
+    grid: tuple[str, ...],
+    *,
+    data: str | None,
+    cache_dir: str | None,
+    runs_root: Path,
+    epochs: int,
+    image_size: int,
+) -> list[str]:
+    """The ``workbench sweep`` command line for a grid (its folder goes under ``runs_root``)."""
+    argv = [sys.executable, "-m", "workbench", "sweep", "--grid", *grid]
+    if data:
+        argv += ["--data", data]
+    if cache_dir:
+        argv += ["--cache-dir", cache_dir]
+    return [*argv, "--epochs", str(epochs), "--image-size", str(image_size),
+            "--runs-root", str(runs_root)]  # fmt: skip
+
+
 def new_run_dir(runs_root: Path, config: RunConfig) -> Path:
     """Create a fresh, empty run directory named like the CLI's (``workbench train`` accepts an
     empty ``--run-dir``). Uses the engine's naming, so the engine must be loaded."""
@@ -73,9 +92,12 @@ def launch_log_path(run_dir: Path) -> Path:
     return run_dir.parent / ".tui-logs" / f"{run_dir.name}.log"
 
 
-def start_training(argv: list[str], run_dir: Path) -> subprocess.Popen[bytes]:
-    """Start ``argv`` in a new session, its output appended to :func:`launch_log_path`."""
-    log_path = launch_log_path(run_dir)
+def start_training(
+    argv: list[str], run_dir: Path, *, log_path: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in a new session, its output appended to ``log_path`` (default:
+    :func:`launch_log_path` of ``run_dir``)."""
+    log_path = log_path or launch_log_path(run_dir)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     with open(log_path, "ab") as log:

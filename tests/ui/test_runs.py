@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.widgets import DataTable
 
 from tests.ui.rundirs import write_run
@@ -55,3 +56,49 @@ async def test_no_runs_says_how_to_start_one(make_app) -> None:  # type: ignore[
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert app.screen.query_one(DataTable).row_count == 0
+
+
+async def test_sweep_form_refuses_bad_values(make_app) -> None:  # type: ignore[no-untyped-def]
+    from textual.widgets import Input, Static
+
+    app = make_app(start_mode="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("w")
+        assert app.screen.id == "sweep-form"
+        app.screen.query_one("#g-lr", Input).value = "fast,0.1"
+        await pilot.press("ctrl+s")
+        assert app.screen.id == "sweep-form"
+        assert "lr" in str(app.screen.query_one("#sweep-error", Static).render())
+        await pilot.press("escape")
+        assert app.screen.id == "runs"
+
+
+@pytest.mark.slow
+async def test_sweep_started_here_lists_its_runs(make_app, runs_root: Path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from textual.widgets import Input
+
+    app = make_app(start_mode="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        await pilot.press("w")
+        form = app.screen
+        form.query_one("#g-lr", Input).value = "0.01,0.02"
+        form.query_one("#g-loss", Input).value = ""
+        form.query_one("#g-epochs", Input).value = "1"
+        await pilot.press("ctrl+s")
+        assert screen.sweep_process is not None
+        assert await asyncio.to_thread(screen.sweep_process.wait) == 0
+        screen.action_refresh()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        table = screen.query_one(DataTable)
+        names = sorted(str(table.get_row_at(i)[1]) for i in range(table.row_count))
+        assert len(names) == 2 and all(n.startswith("sweep-") for n in names)
+        assert {table.get_row_at(i)[2] for i in range(2)} == {"finished"}

@@ -4,13 +4,16 @@ The table is read by the engine's run-directory reader (:func:`workbench.engine.
 in a thread worker, again every few seconds, so runs that are going or have just finished show
 up on their own. Space marks runs; the marked runs' validation accuracy and loss are overlaid.
 Enter opens a run on the Train screen (its full curves, or its live view if it is going).
+**w** starts a sweep (``workbench sweep`` in its own process); its runs appear as they go.
 """
 
 from __future__ import annotations
 
+import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -19,8 +22,12 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
+from workbench import tui_launch
 from workbench.screens.base import WorkbenchScreen
 from workbench.widgets.plots import MetricPlot
+
+if TYPE_CHECKING:
+    from workbench.screens.sweep_form import SweepRequest
 
 REFRESH_SECONDS = 3.0
 COLUMNS = (
@@ -53,16 +60,21 @@ class RunRow:
 def read_run_rows(root: Path) -> list[RunRow]:
     """Every run under ``root``, newest first (engine reader; imports torch)."""
     from workbench.engine.runs import list_runs
+    from workbench.engine.sweep import is_sweep_dir
 
+    found = [(run.id, run) for run in list_runs(root)]
+    if root.is_dir():  # a sweep's runs sit in its folder: runs/sweep-<id>/<run>/
+        for folder in sorted(p for p in root.iterdir() if p.is_dir() and is_sweep_dir(p)):
+            found += [(f"{folder.name}/{run.id}", run) for run in list_runs(folder)]
     rows = []
-    for run in list_runs(root):
+    for name, run in found:
         try:
             document: dict[str, Any] = run.config_document()
             status = run.status()
             val = run.metrics("val")
             train = run.metrics("train")
         except (OSError, ValueError, KeyError) as error:
-            cells = ("", run.id, f"unreadable: {error}", *("",) * 9)
+            cells = ("", name, f"unreadable: {error}", *("",) * 9)
             rows.append(RunRow(run.path, cells, (), (), ()))
             continue
         data, tr = document.get("data", {}), document.get("train", {})
@@ -73,7 +85,7 @@ def read_run_rows(root: Path) -> list[RunRow]:
         done = f"{len(val)}/{total}"
         cells = (
             "",
-            run.id,
+            name,
             state,
             Path(data.get("data") or "demo").name,
             str(data.get("image_size", "")),
@@ -115,7 +127,8 @@ re-reads the folder every few seconds, so a run going in the background shows it
 Mark runs with **space** to overlay their validation accuracy and loss below, to compare
 hyper-parameters. **Enter** opens the run under the cursor on the Train screen (full curves,
 or the live view if it is still going). Sweeps are started with `workbench sweep` on the
-command line; their runs appear here.
+command line or with **w** here (values per hyper-parameter, comma separated; the runs
+train one after the other in their own process and appear here as they go).
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -123,6 +136,7 @@ command line; their runs appear here.
         Binding("enter", "open_run", "Open"),
         Binding("c", "clear_marks", "Clear marks"),
         Binding("g", "refresh", "Reload"),
+        Binding("w", "sweep", "Sweep"),
     ]
 
     class RowsLoaded(Message):
@@ -138,6 +152,7 @@ command line; their runs appear here.
         self.rows: dict[str, RunRow] = {}
         self.marked: set[str] = set()
         self.loaded = False
+        self.sweep_process: subprocess.Popen[bytes] | None = None
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="runs-body"):
@@ -162,6 +177,8 @@ command line; their runs appear here.
             self.action_refresh()
 
     def action_refresh(self) -> None:
+        if self.sweep_process is not None and self.sweep_process.poll() is not None:
+            self.sweep_process = None  # reaped
         if self.wb.engine_ready:
             self.load_rows(self.wb.runs_root)
 
@@ -224,6 +241,43 @@ command line; their runs appear here.
             self.query_one("#overlay-loss", MetricPlot).set_series(
                 [(row.path.name, row.epochs, row.val_loss) for row in marked]
             )
+
+    def action_sweep(self) -> None:
+        from workbench.screens.sweep_form import SweepFormScreen
+
+        if not self.wb.engine_ready:
+            self.notify("The engine is still loading; try again in a moment.", severity="warning")
+            return
+        self.app.push_screen(SweepFormScreen(), self.start_sweep)
+
+    def start_sweep(self, request: SweepRequest | None) -> None:
+        if request is None:
+            return
+        root = self.wb.runs_root
+        argv = tui_launch.sweep_argv(
+            request.grid, data=self.wb.data_path, cache_dir=self.wb.cache_dir, runs_root=root,
+            epochs=request.epochs, image_size=request.image_size,
+        )  # fmt: skip
+        log = root / ".tui-logs" / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        try:
+            self.sweep_process = tui_launch.start_training(argv, root, log_path=log)
+        except OSError as error:
+            self.notify(f"Could not start the sweep: {error}", severity="error")
+            return
+        self.notify(
+            f"Sweep of {request.runs} runs started (pid {self.sweep_process.pid}); "
+            f"they train one after the other and appear here. Output: {log}",
+            timeout=10,
+        )
+
+    def exit_note(self) -> str | None:
+        process = self.sweep_process
+        if process is not None and process.poll() is None:
+            return (
+                f"The sweep keeps training in the background (pid {process.pid}); "
+                f"`kill -INT {process.pid}` stops it, the same command continues it."
+            )
+        return None
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

@@ -1,0 +1,116 @@
+"""The sweep form: values per hyper-parameter; dismisses with a checked grid and base options.
+
+The Runs screen launches ``workbench sweep`` with them as its own process; the sweep's runs
+appear in the table as they go. The grid is checked by the engine's own parser
+(:func:`workbench.engine.sweep.parse_grid`), so what the form accepts, the command accepts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from workbench.errors import UsageError
+
+GRID_FIELDS = (
+    ("lr", "1e-3,3e-3"),
+    ("loss", "ce,focal"),
+    ("batch-size", ""),
+    ("optimizer", ""),
+    ("augment", ""),
+    ("dropout", ""),
+)
+"""Hyper-parameters offered in the form, with a starting value list ('' = not varied)."""
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    """What the form gives back: the grid items and the options every run shares."""
+
+    grid: tuple[str, ...]
+    """``NAME=V1,V2`` items, as ``workbench sweep --grid`` takes them."""
+    epochs: int
+    image_size: int
+    runs: int
+    """Runs in the sweep (the product of the value counts)."""
+
+
+class SweepFormScreen(ModalScreen[SweepRequest | None]):
+    """Values per hyper-parameter (comma separated), epochs and image size of every run."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "submit", "Start sweep"),
+    ]
+    AUTO_FOCUS = "#g-lr"
+
+    def __init__(self, *, epochs: int = 10, image_size: int = 64) -> None:
+        super().__init__(id="sweep-form")
+        self.epochs = epochs
+        self.image_size = image_size
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="sweep-box"):
+            yield Static("New sweep: one run per combination, trained in turn", classes="title")
+            yield Static("comma-separated values; leave empty to keep the default", classes="muted")
+            for name, values in GRID_FIELDS:
+                with Horizontal(classes="field"):
+                    yield Label(name, classes="field-label")
+                    yield Input(values, id=f"g-{name}", compact=True)
+            with Horizontal(classes="field"):
+                yield Label("epochs", classes="field-label")
+                yield Input(str(self.epochs), id="g-epochs", compact=True, type="integer")
+            with Horizontal(classes="field"):
+                yield Label("size", classes="field-label")
+                yield Input(str(self.image_size), id="g-size", compact=True, type="integer")
+            yield Static("", id="sweep-error")
+            with Horizontal(id="sweep-buttons"):
+                yield Button("Start (ctrl+s)", id="start", variant="primary")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def request(self) -> SweepRequest:
+        """The checked request; UsageError with the reason when something is off."""
+        from workbench.engine.sweep import parse_grid
+
+        items = []
+        for name, _ in GRID_FIELDS:
+            raw = self.query_one(f"#g-{name}", Input).value.replace(" ", "")
+            if raw:
+                items.append(f"{name}={raw}")
+        grid = parse_grid(items)
+        try:
+            epochs = int(self.query_one("#g-epochs", Input).value)
+            size = int(self.query_one("#g-size", Input).value)
+        except ValueError:
+            raise UsageError("epochs and size must be whole numbers") from None
+        if not 1 <= epochs <= 10_000:
+            raise UsageError(f"epochs must be in 1..10000, got {epochs}")
+        if size not in (64, 128, 256):
+            raise UsageError(f"size must be 64, 128 or 256, got {size}")
+        return SweepRequest(tuple(grid.to_text()), epochs, size, len(grid.combinations()))
+
+    def action_submit(self) -> None:
+        try:
+            request = self.request()
+        except UsageError as error:
+            self.query_one("#sweep-error", Static).update(str(error))
+            return
+        self.dismiss(request)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "start":
+            self.action_submit()
+        else:
+            self.action_cancel()
+
+    def on_input_submitted(self, _event: Input.Submitted) -> None:
+        self.action_submit()
