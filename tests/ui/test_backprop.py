@@ -8,7 +8,7 @@ from textual.widgets import DataTable, Input, Static
 
 from workbench.engine.backprop_demo import delta_w, vanishing_cases
 from workbench.screens.backprop import BackpropScreen
-from workbench.widgets.slope_plot import SlopePlot
+from workbench.widgets.slope_plot import DeltaMap, SlopePlot
 
 
 async def _ready(app, pilot: Pilot) -> BackpropScreen:  # type: ignore[no-untyped-def]
@@ -62,6 +62,15 @@ async def test_selecting_a_case_loads_its_numbers(make_app) -> None:  # type: ig
         assert screen.derivation.delta_w11 == pytest.approx(case.delta_w11)
         await pilot.press("r")
         assert screen.query_one("#bp-net1", Input).value == "0"
+        # m shows the |Δw11| map for the current t1, η with the current point
+        await pilot.press("m")
+        await pilot.pause()
+        assert screen.has_class("-map")
+        delta_map = screen.query_one(DeltaMap)
+        assert delta_map.data is not None
+        grid, point = delta_map.data
+        assert point == (0.0, 0.5) and grid.t1 == 1.0 and grid.eta == 0.5
+        assert "●" in str(delta_map.content)
 
 
 def test_snapshot_saturation_case(make_app, snap_compare) -> None:  # type: ignore[no-untyped-def]

@@ -23,7 +23,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Label, Static
 
 from workbench.screens.base import WorkbenchScreen
-from workbench.widgets.slope_plot import SlopePlot
+from workbench.widgets.slope_plot import DeltaMap, SlopePlot
 
 if TYPE_CHECKING:
     from workbench.engine.backprop_demo import BackpropReport, Derivation
@@ -98,7 +98,8 @@ Q2: a one-layer sigmoid network (x0 = 1 is the bias, o1 = σ(net1), o0 = σ(net0
 E = ½[(t1 − o1)² + (t0 − o0)²], update Δw = −η ∂E/∂w. The derivation of
 **Δw11 = η (t1 − o1) o1 (1 − o1) x1** is shown step by step with the numbers of the fields
 (`x1`, `net1`, `t1`, `η`), recomputed as you type; the plot marks where net1 sits on the curve
-o(1−o), which is at most 1/4.
+o(1−o), which is at most 1/4; **m** switches to the map of |Δw11| over (net1, x1) for the
+current t1 and η: █ where the update is large, blank where it vanishes.
 
 The table lists every way the update vanishes (saturation, zero input, target reached, tiny η,
 wrong-side saturation, a deep stack of ≤ 1/4 factors); **Enter** on a case loads its numbers
@@ -109,6 +110,7 @@ float64 draws.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("i", "edit", "Edit numbers"),
         Binding("v", "cases", "Cases"),
+        Binding("m", "toggle_map", "o(1−o) / |Δw| map"),
         Binding("r", "reset", "Reset"),
     ]
     AUTO_FOCUS = "#bp-cases"
@@ -133,6 +135,9 @@ float64 draws.
     BackpropScreen #bp-left { width: 1fr; padding: 0 1; border-right: vkey $primary-background; }
     BackpropScreen #bp-right { width: 1fr; }
     BackpropScreen #bp-plot { height: 1fr; }
+    BackpropScreen #bp-map { display: none; }
+    BackpropScreen.-map #bp-map { display: block; }
+    BackpropScreen.-map #bp-plot { display: none; }
     BackpropScreen #bp-cases { height: auto; max-height: 10; }
     BackpropScreen #bp-case-note { height: auto; max-height: 6; padding: 0 1; }
     BackpropScreen.-narrow #bp-left { width: 55%; }
@@ -162,6 +167,7 @@ float64 draws.
                 yield Static("", id="bp-check")
             with Vertical(id="bp-right"):
                 yield SlopePlot(id="bp-plot")
+                yield DeltaMap(id="bp-map")
                 cases: DataTable[str | Text] = DataTable(id="bp-cases", cursor_type="row")
                 yield cases
                 yield Static("", id="bp-case-note")
@@ -242,7 +248,13 @@ float64 draws.
                     Text("a field is not a number: the numbers below are the last good ones")
                 )
             return
-        from workbench.engine.backprop_demo import Network, derive, sigmoid, sigmoid_curve
+        from workbench.engine.backprop_demo import (
+            Network,
+            delta_w_map,
+            derive,
+            sigmoid,
+            sigmoid_curve,
+        )
         from workbench.errors import UsageError
 
         network = Network(
@@ -276,6 +288,18 @@ float64 draws.
         o1 = sigmoid(net1)
         self.query_one("#bp-plot", SlopePlot).set_data(
             curve.net, curve.slope, (net1, values["∂o1/∂net1"] if o1 == o1 else 0.0)
+        )
+        x1 = numbers["x1"]
+        columns = max(21, min(121, self.query_one("#bp-map", DeltaMap).size.width - 9))
+        self.query_one("#bp-map", DeltaMap).set_data(
+            delta_w_map(
+                (low, high),
+                (min(-2.0, x1 - 0.5), max(2.0, x1 + 0.5)),
+                points=columns,
+                t1=numbers["t1"],
+                eta=numbers["eta"],
+            ),
+            (net1, x1),
         )
 
     def on_resize(self) -> None:
@@ -312,6 +336,10 @@ float64 draws.
                 )
             )
         self.recompute()
+
+    def action_toggle_map(self) -> None:
+        self.toggle_class("-map")
+        self.call_after_refresh(self.recompute)  # the map's grid follows its new width
 
     def action_edit(self) -> None:
         self.query_one("#bp-x1", Input).focus()
