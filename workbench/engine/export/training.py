@@ -57,7 +57,7 @@ def write_metric_plot(run: Run, name: str, out_dir: str | Path) -> Path:
         ax.axvline(best, color="#555555", linestyle="--", linewidth=0.8)
         ax.plot([best], [value], marker="*", markersize=12, color="#d62728", zorder=5)
         ax.annotate(
-            f"best epoch {best}\nval {name} {value:.3f}",
+            f"best.pt: epoch {best} (top val accuracy)\nval {name} {value:.3f}",
             (best, value),
             textcoords="offset points",
             xytext=(6, 8 if name != "loss" else -24),
