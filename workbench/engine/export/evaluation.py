@@ -194,16 +194,21 @@ def write_random_probabilities(
     chosen = evaluation.random_per_class(per_class, seed)
     k = len(classes)
     bars = 0.2 * k + 0.3
-    row = 1.45 + bars + 0.45
-    height = row * k + 0.7
-    figure = new_figure(1.75 * per_class + 0.9, height)
+    width = 1.75 * per_class + 0.9
+    left, right, wspace = 0.07, 0.98, 0.45
+    side = width * (right - left) / (per_class + wspace * (per_class - 1))  # a square image
+    gap = bars + 0.5  # room for the bars and the next row's titles
+    height = (side + gap) * k + 0.6
+    figure = new_figure(width, height)
     grid = figure.add_gridspec(
         k,
         per_class,
-        hspace=(bars + 0.45) / 1.45,
-        wspace=0.45,
-        top=1 - 0.65 / height,
-        bottom=(bars + 0.3) / height,
+        left=left,
+        right=right,
+        hspace=gap / side,
+        wspace=wspace,
+        top=1 - 0.6 / height,
+        bottom=gap / height,
     )
     shown: list[Prediction] = []
     for label, positions in chosen.items():
@@ -219,7 +224,7 @@ def write_random_probabilities(
             if c == 0:
                 top.set_ylabel(f"true\n{classes[label]}", fontsize=9)
             # the bars sit right under their image, whatever the image's aspect left free
-            below = top.inset_axes((0.0, -0.1 - bars / 1.45, 1.0, bars / 1.45 * 0.85))
+            below = top.inset_axes((0.0, -0.08 - bars / side, 1.0, bars / side * 0.85))
             _bars(below, p, classes)
     right = sum(p.correct for p in shown)
     figure.suptitle(
