@@ -103,8 +103,27 @@ def write_augment_grid(
     tiles = [(image, "original"), *previews]
     columns = 3 if len(tiles) <= 9 else 4
     rows = (len(tiles) + columns - 1) // columns
-    figure = new_figure(3.0 * columns, 3.3 * rows)
-    axes = figure.subplots(rows, columns, squeeze=False)
+    lines_per_title = max(
+        len(textwrap.wrap(f"#{k}: {text}", 44)) for k, (_, text) in enumerate(tiles)
+    )
+    side, wspace = 2.9, 0.08
+    title = 0.13 * lines_per_title + 0.15
+    width = columns * side * (1 + wspace) + 0.2
+    height = rows * (side + title) + 0.4
+    figure = new_figure(width, height)
+    axes = figure.subplots(
+        rows,
+        columns,
+        squeeze=False,
+        gridspec_kw={
+            "left": 0.1 / width,
+            "right": 1 - 0.1 / width,
+            "top": 1 - (title + 0.35) / height,
+            "bottom": 0.05 / height,
+            "wspace": wspace,
+            "hspace": title / side,
+        },
+    )
     lines = [f"backend {backend}, seed {seed}, source {data.scan.paths[index]}"]
     for k, ax in enumerate(axes.flat):
         ax.set_axis_off()
@@ -113,12 +132,11 @@ def write_augment_grid(
         tile, text = tiles[k]
         ax.imshow(tile)
         label = "original" if k == 0 else f"#{k}: {text}".replace(" ;", ";")
-        ax.set_title(textwrap.fill(label, 38), fontsize=7)
+        ax.set_title(textwrap.fill(label, 44), fontsize=6.5)
         lines.append(label)
     figure.suptitle(
         f"{backend} augmentation: {n} random draws of {data.scan.paths[index]}", fontsize=10
     )
-    figure.tight_layout()
     png, txt = augment_grid_names(backend)
     out = Path(out_dir)
     return [
