@@ -151,7 +151,7 @@ def write_test_first10(evaluation: Evaluation, out_dir: str | Path, n: int = 10)
     and predicted class (green right, red wrong); ``test_first10.csv``: the same rows."""
     classes = evaluation.classes
     chosen = evaluation.first_per_class(n)
-    figure = new_figure(1.45 * n + 0.8, 1.75 * len(classes))
+    figure = new_figure(1.45 * n + 0.8, 1.95 * len(classes) + 0.2)
     axes = figure.subplots(len(classes), n, squeeze=False)
     shown: list[Prediction] = []
     for label, positions in chosen.items():
@@ -176,7 +176,7 @@ def write_test_first10(evaluation: Evaluation, out_dir: str | Path, n: int = 10)
         f"(run {evaluation.report.run_id})",
         fontsize=10,
     )
-    figure.tight_layout()
+    figure.tight_layout(h_pad=0.8)
     out = Path(out_dir)
     return [
         save_figure(figure, out / FIRST10_PNG, dpi=120),
