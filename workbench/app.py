@@ -28,6 +28,7 @@ ENGINE_MODULES = (
     "workbench.engine.data",
     "workbench.engine.model",
     "workbench.engine.runs",
+    "workbench.engine.sweep",
 )
 """What the preload imports (torch alone costs 1-2 s); screens that need them wait for it."""
 

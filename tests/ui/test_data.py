@@ -6,14 +6,13 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Input, Static, TabbedContent
 
+from tests.ui.helpers import settle
 from workbench.screens.data import DataScreen
 
 
 async def _loaded(app, pilot) -> DataScreen:  # type: ignore[no-untyped-def]
     # The load worker posts its results; previews and the sample are new workers after that.
-    for _ in range(3):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+    await settle(pilot)
     screen = app.screen
     assert isinstance(screen, DataScreen)
     return screen

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
+from tests.ui.helpers import settle
 from tests.ui.rundirs import write_run
 from workbench.screens.runs import RunsScreen
 from workbench.widgets.plots import MetricPlot
@@ -17,8 +18,7 @@ async def test_table_marks_and_overlay(make_app, runs_root: Path) -> None:  # ty
     write_run(runs_root / "b-lr3e-4", epochs_done=2, epochs=4, end="stopped", lr=3e-4)
     app = make_app(start_mode="runs")
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, RunsScreen)
         table = screen.query_one(DataTable)
@@ -40,8 +40,7 @@ async def test_enter_opens_run_on_train_screen(make_app, runs_root: Path) -> Non
     write_run(runs_root / "only", epochs_done=2, epochs=2)
     app = make_app(start_mode="runs")
     async with app.run_test(size=(80, 24)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         await pilot.press("enter")
         await pilot.pause()
         assert app.current_mode == "train"
@@ -53,8 +52,7 @@ async def test_enter_opens_run_on_train_screen(make_app, runs_root: Path) -> Non
 async def test_no_runs_says_how_to_start_one(make_app) -> None:  # type: ignore[no-untyped-def]
     app = make_app(start_mode="runs")
     async with app.run_test(size=(80, 24)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert app.screen.query_one(DataTable).row_count == 0
 
 
@@ -63,8 +61,7 @@ async def test_sweep_form_refuses_bad_values(make_app) -> None:  # type: ignore[
 
     app = make_app(start_mode="runs")
     async with app.run_test(size=(80, 24)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         await pilot.press("w")
         assert app.screen.id == "sweep-form"
         app.screen.query_one("#g-lr", Input).value = "fast,0.1"
@@ -83,8 +80,7 @@ async def test_sweep_started_here_lists_its_runs(make_app, runs_root: Path) -> N
 
     app = make_app(start_mode="runs")
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, RunsScreen)
         await pilot.press("w")
@@ -96,8 +92,7 @@ async def test_sweep_started_here_lists_its_runs(make_app, runs_root: Path) -> N
         assert screen.sweep_process is not None
         assert await asyncio.to_thread(screen.sweep_process.wait) == 0
         screen.action_refresh()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         table = screen.query_one(DataTable)
         names = sorted(str(table.get_row_at(i)[1]) for i in range(table.row_count))
         assert len(names) == 2 and all(n.startswith("sweep-") for n in names)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 
 import pytest
 from textual.worker import WorkerFailed
 
+from tests.ui.helpers import settle
 from workbench.screens import SCREENS
 from workbench.screens.base import WorkbenchScreen
 
@@ -51,8 +53,7 @@ async def test_engine_preload_flips_ready(make_app) -> None:  # type: ignore[no-
     app = make_app(start_mode="runs")
     assert app.engine_status == "loading engine…" and not app.engine_ready
     async with app.run_test(size=(80, 24)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert app.engine_ready and app.engine_status == ""
         assert app.engine_seconds is not None
 
@@ -85,9 +86,7 @@ async def test_resize_down_to_80x24_and_up(make_app) -> None:  # type: ignore[no
 async def test_quit_asks_when_work_would_be_lost(make_app) -> None:  # type: ignore[no-untyped-def]
     app = make_app(start_mode="data", preload=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        for _ in range(3):
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+        await settle(pilot)
         app.screen.busy = True  # as while the data cache is being built
         await pilot.press("q")
         assert app.screen.id == "confirm"
@@ -106,9 +105,8 @@ async def test_worker_failure_becomes_a_notification(make_app) -> None:  # type:
             raise RuntimeError("the disk is full")
 
         app.screen.run_worker(boom, thread=True, exit_on_error=False, name="saving")
-        with pytest.raises(WorkerFailed):
-            await app.workers.wait_for_complete()
-        await pilot.pause()
+        with contextlib.suppress(WorkerFailed):  # raised if still listed when waited for
+            await settle(pilot)
         assert app.screen.id == "runs"
         assert any("the disk is full" in n.message for n in app._notifications)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.ui.helpers import settle
 from tests.ui.rundirs import write_run
 from workbench.screens import SCREENS
 
@@ -30,9 +31,7 @@ def stable_registry(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def _settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+    await settle(pilot)
 
 
 def test_runs_screen_with_overlay(snap_compare, make_app, runs_root: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -6,14 +6,14 @@ from pathlib import Path
 
 from textual.widgets import Input, RichLog, Static
 
+from tests.ui.helpers import settle
 from tests.ui.rundirs import write_run
 from workbench.screens.train import TrainScreen, form_errors
 from workbench.widgets.plots import MetricPlot
 
 
 async def _ready(app, pilot) -> TrainScreen:  # type: ignore[no-untyped-def]
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+    await settle(pilot)
     screen = app.screen
     assert isinstance(screen, TrainScreen)
     return screen
@@ -63,8 +63,7 @@ async def test_model_summary_follows_image_size(make_app) -> None:  # type: igno
 
         screen.query_one("#f-image_size", Select).value = 64
         await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert "3×64×64" in str(screen.query_one("#model-summary", Static).render())
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, Select
 
+from tests.ui.helpers import settle
 from workbench.screens.train import TrainScreen
 from workbench.widgets.plots import MetricPlot
 
@@ -48,7 +49,7 @@ async def _process_exit(screen: TrainScreen) -> int:
 async def test_start_run_from_form_and_plot_it(make_app, runs_root: Path) -> None:  # type: ignore[no-untyped-def]
     app = make_app(start_mode="train")
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.workers.wait_for_complete()
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, TrainScreen)
         await _fill(screen, pilot, TINY)
@@ -70,7 +71,7 @@ async def test_start_run_from_form_and_plot_it(make_app, runs_root: Path) -> Non
 async def test_stop_then_resume(make_app) -> None:  # type: ignore[no-untyped-def]
     app = make_app(start_mode="train")
     async with app.run_test(size=(80, 24)) as pilot:
-        await app.workers.wait_for_complete()
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, TrainScreen)
         await _fill(screen, pilot, {**TINY, "epochs": "200"})
@@ -105,8 +106,7 @@ async def test_attach_to_run_written_by_the_cli(
     subprocess.run(argv, check=True, capture_output=True)
     app = make_app(start_mode="train")
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, TrainScreen)
         assert screen.tail is not None and screen.tail.run_dir.name == "from-cli"

@@ -9,6 +9,7 @@ to that run; a finished run shows its full curves.
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,6 +37,7 @@ from workbench.screens.base import WorkbenchScreen
 from workbench.widgets.plots import MetricPlot
 
 POLL_SECONDS = 0.5
+BATCH_PLOT_SECONDS = 2.0
 
 # field id -> (config section, attribute, kind); kind: int, float, str, or a tuple of choices.
 FIELDS: dict[str, tuple[str, str, Any]] = {
@@ -154,6 +156,9 @@ plots (two at a time).
         self.errors: dict[str, str] = {}
         self.config: RunConfig | None = None
         self._drawn_events = -1
+        self._plotted_epochs = -1
+        self._batch_drawn_at = 0.0
+        self._plots_stale = False
         self._drawn_state = ""
 
     # ---- layout -------------------------------------------------------------------------
@@ -192,9 +197,9 @@ plots (two at a time).
                     yield MetricPlot("batch loss (train)", id="plot-batch", classes="page-2")
                 with Horizontal(classes="bars"):
                     yield Label("epoch", classes="bar-label")
-                    yield ProgressBar(total=None, show_eta=False, id="bar-epoch")
+                    yield ProgressBar(total=1, show_eta=False, id="bar-epoch")
                     yield Label("batch", classes="bar-label")
-                    yield ProgressBar(total=None, show_eta=False, id="bar-batch")
+                    yield ProgressBar(total=1, show_eta=False, id="bar-batch")
                 yield Static("", id="run-stats")
                 yield RichLog(id="run-log", max_lines=1000, wrap=True, markup=False)
 
@@ -349,7 +354,7 @@ plots (two at a time).
     def attach(self, run_dir: Path, *, pid: int = 0) -> None:
         """Watch ``run_dir`` from now on (its whole history is read on the next poll)."""
         self.tail = tui_launch.RunTail(run_dir, pid=pid)
-        self._drawn_events, self._drawn_state = -1, ""
+        self._drawn_events, self._drawn_state, self._plotted_epochs = -1, "", -1
         if self.is_mounted:
             self.query_one("#run-log", RichLog).clear()
             if not self.wb.engine_ready:
@@ -371,10 +376,14 @@ plots (two at a time).
         if (self.tail.events_seen, state.state) != (self._drawn_events, self._drawn_state):
             if state.state == "failed" and self._drawn_state not in ("", "failed"):
                 self.notify(state.message, title="The run failed", severity="error", timeout=15)
+            changed = state.state != self._drawn_state
             self._drawn_events, self._drawn_state = self.tail.events_seen, state.state
-            self.draw(state)
+            self.draw(state, force=changed)
 
-    def draw(self, s: tui_launch.RunState) -> None:
+    def draw(self, s: tui_launch.RunState, *, force: bool = False) -> None:
+        """Header, bars and stats at every change; the plots only when they have news (or
+        ``force``), the batch-loss trace at most every few seconds, and nothing of the plots
+        while another screen is shown: watching must cost the training next to nothing."""
         mark = {"running": "●", "finished": "✓", "failed": "✗", "stopped": "■", "lost": "?"}
         header = f"run {s.run_id} {mark.get(s.state, '…')} {s.state}"
         if s.epochs:
@@ -389,17 +398,16 @@ plots (two at a time).
         head.set_class(s.state == "failed", "error-text")
         epochs = s.epoch_numbers
         with self.app.batch_update():
-            for name in ("loss", "accuracy", "precision", "recall"):
-                self.query_one(f"#plot-{name}", MetricPlot).set_series(
-                    [("train", epochs, s.train.get(name, [])), ("val", epochs, s.val.get(name, []))]
-                )
-            xs = [x for x, _ in s.batch_loss]
-            ys = [y for _, y in s.batch_loss]
-            self.query_one("#plot-batch", MetricPlot).set_series([("train", xs, ys)])
+            if self.app.screen is self:
+                self.draw_plots(s, force=force)
+            else:
+                self._plots_stale = True
             done = len(epochs)
-            self.query_one("#bar-epoch", ProgressBar).update(total=s.epochs or None, progress=done)
+            # Never an indeterminate bar: its animation would redraw the screen 60 times a second.
+            bar = self.query_one("#bar-epoch", ProgressBar)
+            bar.update(total=max(s.epochs, 1), progress=done)
             batch_bar = self.query_one("#bar-batch", ProgressBar)
-            batch_bar.update(total=s.batches or None, progress=s.batch if s.active else s.batches)
+            batch_bar.update(total=max(s.batches, 1), progress=s.batch if s.active else s.batches)
             stats = [s.phase] if s.active and s.phase else []
             if s.images_per_second:
                 stats.append(f"{s.images_per_second:.0f} img/s")
@@ -408,6 +416,26 @@ plots (two at a time).
             if s.device:
                 stats.append(s.device)
             self.query_one("#run-stats", Static).update("  ".join(stats))
+
+    def draw_plots(self, s: tui_launch.RunState, *, force: bool = False) -> None:
+        epochs = s.epoch_numbers
+        if force or len(epochs) != self._plotted_epochs:
+            self._plotted_epochs = len(epochs)
+            for name in ("loss", "accuracy", "precision", "recall"):
+                self.query_one(f"#plot-{name}", MetricPlot).set_series(
+                    [("train", epochs, s.train.get(name, [])), ("val", epochs, s.val.get(name, []))]
+                )
+        now = time.monotonic()
+        if force or now - self._batch_drawn_at >= BATCH_PLOT_SECONDS:
+            self._batch_drawn_at = now
+            xs = [x for x, _ in s.batch_loss]
+            ys = [y for _, y in s.batch_loss]
+            self.query_one("#plot-batch", MetricPlot).set_series([("train", xs, ys)])
+        self._plots_stale = False
+
+    def on_screen_resume(self) -> None:
+        if self._plots_stale and self.tail is not None:
+            self.draw_plots(self.tail.state, force=True)
 
     def exit_note(self) -> str | None:
         s = self.tail.state if self.tail else None
