@@ -94,6 +94,8 @@ def write_sweep_plot(summary: SweepSummary, name: str, out_dir: str | Path) -> P
             color=colour[value],
             alpha=0.85,
             linewidth=1.3,
+            marker="o",
+            markersize=3,
             label=f"{name}={value}" if value not in drawn else None,
         )
         drawn.add(value)
@@ -113,6 +115,11 @@ def write_sweep_plot(summary: SweepSummary, name: str, out_dir: str | Path) -> P
         ]
         means.append(sum(accs) / len(accs) if accs else float("nan"))
     right.plot(range(len(order)), means, color="#555555", linestyle="--", label="mean over runs")
+    from matplotlib.ticker import MaxNLocator
+
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
+    left.set_ylim(0, 1.02)
+    right.set_ylim(0, 1.02)
     left.set_xlabel("epoch")
     left.set_ylabel("validation accuracy")
     left.set_title(f"validation accuracy per epoch, coloured by {name}", fontsize=10)
@@ -155,8 +162,14 @@ def write_loss_comparison(runs: Sequence[LossRun], out_dir: str | Path) -> list[
     acc_ax, loss_ax, bar_ax = figure.subplots(1, 3, gridspec_kw={"width_ratios": [1.3, 1.3, 1]})
     for i, run in enumerate(runs):
         epochs = [r.epoch for r in run.val]
-        acc_ax.plot(epochs, [r.accuracy for r in run.val], color=cmap(i % 10), label=run.loss)
-        loss_ax.plot(epochs, [r.loss for r in run.val], color=cmap(i % 10), label=run.loss)
+        style = {"color": cmap(i % 10), "label": run.loss, "marker": "o", "markersize": 3}
+        acc_ax.plot(epochs, [r.accuracy for r in run.val], **style)
+        loss_ax.plot(epochs, [r.loss for r in run.val], **style)
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (acc_ax, loss_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    acc_ax.set_ylim(0, 1.02)
     acc_ax.set_title("validation accuracy per epoch", fontsize=10)
     acc_ax.set_xlabel("epoch")
     acc_ax.grid(alpha=0.3)

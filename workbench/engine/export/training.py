@@ -62,6 +62,7 @@ def write_metric_plot(run: Run, name: str, out_dir: str | Path) -> Path:
             textcoords="offset points",
             xytext=(6, 8 if name != "loss" else -24),
             fontsize=8,
+            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85, "lw": 0},
         )
     from matplotlib.ticker import MaxNLocator
 
