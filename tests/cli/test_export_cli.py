@@ -66,3 +66,28 @@ def test_export_to_a_folder_that_cannot_be_written(tmp_path: Path) -> None:
 def test_export_of_something_that_is_not_a_run(tmp_path: Path) -> None:
     result = run_cli("--export", "--run", str(tmp_path), "--out", str(tmp_path / "o"))
     assert result.returncode == 2 and "not a run directory" in result.stderr
+
+
+def test_export_of_a_sweep_folder_uses_its_best_run(tmp_path: Path) -> None:
+    """In process: --run SWEEP picks the sweep's best run and adds the sweep figures."""
+    import argparse
+
+    from test_evaluate_helpers import tiny_run_config
+
+    from workbench.cli.export import resolve_target
+    from workbench.engine.export.registry import Sources, export_all
+    from workbench.engine.sweep import parse_grid, plan_sweep, read_sweep, run_sweep
+
+    tiny = tiny_run()
+    base = tiny_run_config(tiny.data_dir, tiny.cache_dir, epochs=1)
+    plan = plan_sweep(parse_grid(["lr=3e-3,1e-3"]), base, tmp_path / "sweep")
+    run_sweep(plan)
+    args = argparse.Namespace(run=str(plan.root), data=None, cache_dir=None, out=None)
+    run, sweep = resolve_target(args)
+    best = read_sweep(plan.root).best
+    assert sweep == plan.root and best is not None and run.path == best.path
+    sources = Sources(data_config=run.config().data, run=run, sweep=sweep)
+    result = export_all(sources, tmp_path / "out", names=["sweep", "metrics"])
+    assert {"sweep_lr.png", "sweep_summary.txt", "metrics_loss.png"} <= {
+        p.name for p in result.written
+    }
