@@ -105,3 +105,22 @@ def test_preview_rejects_bad_input() -> None:
         preview_augmentations(np.zeros((4, 4), np.uint8), "builtin", 2, 0)
     with pytest.raises(ValueError):
         preview_augmentations(_image(), "magic", 2, 0)
+
+
+def test_albumentations_transforms_draw_independently() -> None:
+    """Each transform decides on its own whether it applies (p = .8, .5, .5, .8, .5).
+
+    With one shared stream, all of them apply or none does; independent draws give many
+    patterns, and "nothing at all" only about 0.5% of the time.
+    """
+    augment = AlbumentationsAugment(32, seed=0)
+    image = _image(32, 32)
+    patterns = []
+    for seed in range(200):
+        augment.reseed(seed)
+        _, record = augment.apply(image)
+        patterns.append(frozenset(name for name, _ in record))
+    assert len(set(patterns)) >= 12
+    assert patterns.count(frozenset()) <= 6
+    flips = sum("HorizontalFlip" in p for p in patterns)
+    assert 70 <= flips <= 130

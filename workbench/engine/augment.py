@@ -307,8 +307,20 @@ class AlbumentationsAugment:
             seed=seed,
         )
 
+        self.reseed(seed)
+
     def reseed(self, seed: int) -> None:
+        """Make the next call a pure function of ``seed``.
+
+        albumentations 2.0's ``Compose.set_random_seed`` hands every transform the *same* seed,
+        so their draws, including whether each one applies, would be identical: all five or
+        none together. Each transform gets its own stream, spawned from ``seed``, instead.
+        """
         self.compose.set_random_seed(seed % 2**32)
+        transforms = self.compose.transforms
+        streams = np.random.SeedSequence(seed % 2**32).spawn(len(transforms))
+        for transform, stream in zip(transforms, streams, strict=True):
+            transform.set_random_seed(int(stream.generate_state(1)[0]))
 
     def apply(self, image: np.ndarray) -> tuple[np.ndarray, Record]:
         result = self.compose(image=image)
