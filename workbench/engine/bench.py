@@ -10,6 +10,10 @@ for the same number of batches, and each reports training images per second:
    augmentation on the training device (:func:`workbench.engine.data.make_loader`).
 3. **compute** -- the model's forward and backward pass alone on one batch already in memory.
 
+(2) and (3) take turns batch by batch, so a shared machine's changing load hits both alike;
+(1) runs on its own (its worker processes would otherwise prepare batches in the background
+while the others are timed).
+
 ``(2)/(3)`` says how close the workbench's input pipeline gets to the model's own speed;
 ``(2)/(1)`` how much faster it is than the notebook's.
 """
@@ -159,6 +163,35 @@ def _batches(loader: Iterable[Any], count: int) -> Iterator[Any]:
         yield batch
 
 
+class _Trainer:
+    """A fresh model, optimizer and scaler; ``step`` trains on one batch (timed by the caller)."""
+
+    def __init__(self, model_config: ModelConfig, num_classes: int, setup: DeviceSetup) -> None:
+        torch.manual_seed(0)
+        self.setup = setup
+        self.model = build_model(model_config, num_classes).to(setup.device)
+        if setup.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.model.train()
+        self.optimizer = build_optimizer(self.model, TrainConfig())
+        self.scaler = setup.make_scaler()
+        self.loss_fn = CrossEntropy()
+
+    def step(self, x_raw: torch.Tensor, y_raw: torch.Tensor) -> int:
+        setup = self.setup
+        x = x_raw.to(setup.device, non_blocking=True)
+        y = y_raw.to(setup.device, non_blocking=True)
+        if setup.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with setup.autocast():
+            loss = self.loss_fn(self.model(x), y)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        return int(x.shape[0])
+
+
 def time_training(
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     *,
@@ -173,36 +206,55 @@ def time_training(
     Returns (timed batches, timed images, seconds). The clock includes waiting for each batch,
     so a slow input pipeline shows.
     """
-    torch.manual_seed(0)
-    model = build_model(model_config, num_classes).to(setup.device)
-    if setup.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = build_optimizer(model, TrainConfig())
-    scaler = setup.make_scaler()
-    loss_fn = CrossEntropy()
-    model.train()
+    trainer = _Trainer(model_config, num_classes, setup)
     images, timed, started = 0, 0, time.perf_counter()
     for index, (x_raw, y_raw) in enumerate(batches):
         if index == warmup:
             _sync(setup)
             started = time.perf_counter()
-        x = x_raw.to(setup.device, non_blocking=True)
-        y = y_raw.to(setup.device, non_blocking=True)
-        if setup.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with setup.autocast():
-            loss = loss_fn(model(x), y)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        optimizer.zero_grad(set_to_none=True)
+        count = trainer.step(x_raw, y_raw)
         if index >= warmup:
-            images += x.shape[0]
+            images += count
             timed += 1
         if progress is not None:
             progress(index + 1)
     _sync(setup)
     return timed, images, time.perf_counter() - started
+
+
+def time_interleaved(
+    pipelines: dict[str, Iterator[tuple[torch.Tensor, torch.Tensor]]],
+    *,
+    model_config: ModelConfig,
+    num_classes: int,
+    setup: DeviceSetup,
+    batches: int,
+    warmup: int,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, tuple[int, int, float]]:
+    """Time several in-process pipelines batch by batch in turn, each with its own model.
+
+    Taking turns means a change in the machine's load (other processes) hits every pipeline
+    alike, so their ratio stays meaningful on a shared machine. Each pipeline's clock covers
+    fetching its batch (loading and augmenting) and the training step.
+    """
+    trainers = {name: _Trainer(model_config, num_classes, setup) for name in pipelines}
+    totals = {name: [0, 0, 0.0] for name in pipelines}
+    for index in range(warmup + batches):
+        for name, stream in pipelines.items():
+            _sync(setup)
+            started = time.perf_counter()
+            x_raw, y_raw = next(stream)
+            count = trainers[name].step(x_raw, y_raw)
+            _sync(setup)
+            if index >= warmup:
+                total = totals[name]
+                total[0] += 1
+                total[1] += count
+                total[2] += time.perf_counter() - started
+        if progress is not None:
+            progress(index + 1)
+    return {name: (int(t[0]), int(t[1]), float(t[2])) for name, t in totals.items()}
 
 
 def _sync(setup: DeviceSetup) -> None:
@@ -270,6 +322,7 @@ def run_bench(
                     note,
                 )
             )
+    streams: dict[str, Iterator[tuple[torch.Tensor, torch.Tensor]]] = {}
     if "workbench" in pipelines:
         loader = make_loader(
             data,
@@ -281,48 +334,28 @@ def run_bench(
             device=setup.device,
         )
         loader.set_epoch(1)
-        stream = _repeat(loader, total)
-        n, images, seconds = time_training(
-            stream,
-            model_config=model_config,
-            num_classes=data.num_classes,
-            setup=setup,
-            warmup=warmup,
-            progress=ticker("workbench"),
-        )
-        rows.append(
-            BenchRow(
-                "workbench",
-                f"decode cache + batched augmentation on {setup.device.type}",
-                images / seconds,
-                n,
-                images,
-                seconds,
-            )
-        )
+        streams["workbench"] = _repeat(loader, total)
     if "compute" in pipelines:
         generator = torch.Generator().manual_seed(0)
         x = torch.randn(batch_size, 3, size, size, generator=generator).to(setup.device)
         labels = torch.randint(0, data.num_classes, (batch_size,), generator=generator)
         y = torch.nn.functional.one_hot(labels, data.num_classes).float().to(setup.device)
-        n, images, seconds = time_training(
-            ((x, y) for _ in range(total)),
-            model_config=model_config,
-            num_classes=data.num_classes,
-            setup=setup,
-            warmup=warmup,
-            progress=ticker("compute"),
-        )
-        rows.append(
-            BenchRow(
-                "compute",
-                "forward + backward on one in-memory batch",
-                images / seconds,
-                n,
-                images,
-                seconds,
-            )
-        )
+        streams["compute"] = iter([(x, y)] * total)
+    timings = time_interleaved(
+        streams,
+        model_config=model_config,
+        num_classes=data.num_classes,
+        setup=setup,
+        batches=batches,
+        warmup=warmup,
+        progress=ticker("workbench + compute"),
+    )
+    descriptions = {
+        "workbench": f"decode cache + batched augmentation on {setup.device.type}",
+        "compute": "forward + backward on one in-memory batch",
+    }
+    for name, (n, images, seconds) in timings.items():
+        rows.append(BenchRow(name, descriptions[name], images / seconds, n, images, seconds))
     rates = {row.pipeline: row.images_per_second for row in rows}
     notebook = rates.get("notebook", float("nan"))
     summary = summarize(build_model(model_config, data.num_classes), size)
