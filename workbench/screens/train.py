@@ -35,6 +35,7 @@ from workbench.config import (
 from workbench.errors import ConfigError, UsageError
 from workbench.screens.base import WorkbenchScreen
 from workbench.widgets.plots import MetricPlot
+from workbench.widgets.status import Line
 
 POLL_SECONDS = 0.5
 BATCH_PLOT_SECONDS = 2.0
@@ -159,6 +160,7 @@ plots (two at a time).
         self._plotted_epochs = -1
         self._batch_drawn_at = 0.0
         self._plots_stale = False
+        self._header = ""
         self._drawn_state = ""
 
     # ---- layout -------------------------------------------------------------------------
@@ -200,7 +202,7 @@ plots (two at a time).
                     yield ProgressBar(total=1, show_eta=False, id="bar-epoch")
                     yield Label("batch", classes="bar-label")
                     yield ProgressBar(total=1, show_eta=False, id="bar-batch")
-                yield Static("", id="run-stats")
+                yield Line(id="run-stats")
                 yield RichLog(id="run-log", max_lines=1000, wrap=True, markup=False)
 
     def on_mount(self) -> None:
@@ -355,6 +357,7 @@ plots (two at a time).
         """Watch ``run_dir`` from now on (its whole history is read on the next poll)."""
         self.tail = tui_launch.RunTail(run_dir, pid=pid)
         self._drawn_events, self._drawn_state, self._plotted_epochs = -1, "", -1
+        self._header = ""
         if self.is_mounted:
             self.query_one("#run-log", RichLog).clear()
             if not self.wb.engine_ready:
@@ -393,9 +396,12 @@ plots (two at a time).
         self.wb.run_status = (
             f"{s.run_id} {mark.get(s.state, '…')} {s.epoch}/{s.epochs}" if s.active else ""
         )
-        head = self.query_one("#run-header", Static)
-        head.update(header + (f"\n{s.message}" if s.message else ""))
-        head.set_class(s.state == "failed", "error-text")
+        header += f"\n{s.message}" if s.message else ""
+        if header != self._header:  # a Static's update reflows the screen: only on news
+            self._header = header
+            head = self.query_one("#run-header", Static)
+            head.update(header)
+            head.set_class(s.state == "failed", "error-text")
         epochs = s.epoch_numbers
         with self.app.batch_update():
             if self.app.screen is self:
@@ -415,7 +421,7 @@ plots (two at a time).
                 stats.append(f"ETA {_duration(s.eta_seconds)}")
             if s.device:
                 stats.append(s.device)
-            self.query_one("#run-stats", Static).update("  ".join(stats))
+            self.query_one("#run-stats", Line).text = "  ".join(stats)
 
     def draw_plots(self, s: tui_launch.RunState, *, force: bool = False) -> None:
         epochs = s.epoch_numbers

@@ -11,9 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.message import Message
+from textual.reactive import reactive
+from textual.widget import Widget
 from textual.widgets import Label, ProgressBar
 
 
@@ -65,3 +68,17 @@ class ProgressLine(Horizontal):
         bar.display = done is not None
         if done is not None:
             bar.update(total=total or None, progress=done)
+
+
+class Line(Widget):
+    """One line of text that changes often: repainting it never reflows the screen (a Static's
+    ``update`` asks for a new layout each time)."""
+
+    DEFAULT_CSS = """
+    Line { height: 1; width: 1fr; }
+    """
+
+    text: reactive[str] = reactive("", layout=False)
+
+    def render(self) -> Text:
+        return Text(self.text, no_wrap=True, overflow="ellipsis")
