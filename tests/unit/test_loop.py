@@ -21,6 +21,7 @@ from workbench.engine.losses import CrossEntropy, build_loss
 from workbench.engine.model import build_model
 from workbench.engine.optim import build_optimizer
 from workbench.engine.runs import open_run
+from workbench.errors import UsageError
 
 torch.set_num_threads(1)
 
@@ -240,3 +241,10 @@ def test_other_augmentation_backends_train(tmp_path: Path, augment: str) -> None
         data=DataConfig(image_size=64, augment=augment), model=base.model, train=base.train
     )
     assert fit(config, tiny_data(per_class=6), tmp_path / "run").state == "finished"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_an_unavailable_device_is_a_usage_error_that_marks_nothing(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="device"):
+        fit(tiny_config(device="cuda"), tiny_data(), tmp_path / "run")
+    assert not (tmp_path / "run" / "status.json").exists()

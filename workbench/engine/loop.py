@@ -489,6 +489,8 @@ def fit(
         # A second signal while stopping: leave at once; last.pt is the last good epoch's.
         emit(RunStopped(epochs_done=emit.epochs_done, reason=f"{interrupt} (forced)"))
         raise
+    except UsageError:
+        raise  # bad input (e.g. a device that is not here): nothing was trained or changed
     except BaseException as error:
         emit(RunFailed(message=f"{type(error).__name__}: {error}", error=type(error).__name__))
         raise
