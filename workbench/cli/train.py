@@ -116,7 +116,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="stop after this many epochs without a lower val loss (0: off)",
     )
     train.add_argument(
-        "--device", default=t.device, help="auto (CUDA, then MPS, then CPU), cpu, cuda[:N], mps"
+        "--device",
+        default=None,
+        help="auto (CUDA, then MPS, then CPU), cpu, cuda[:N], mps (default: auto; "
+        "with --resume: the run's own)",
     )
     train.add_argument(
         "--deterministic", action="store_true", help="deterministic kernels (slower on CUDA)"
@@ -125,8 +128,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     train.add_argument(
         "--num-workers",
         type=int,
-        default=t.num_workers,
-        help="loader worker processes (albumentations backend)",
+        default=None,
+        help=f"loader worker processes, albumentations backend (default: {t.num_workers}; "
+        "with --resume: the run's own)",
     )
     model = parser.add_argument_group("model")
     model.add_argument(
@@ -186,10 +190,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             label_smoothing=args.label_smoothing,
             focal_gamma=args.focal_gamma,
             early_stopping=args.early_stopping,
-            device=args.device,
+            device=args.device or TrainConfig.device,
             deterministic=args.deterministic,
             amp=not args.no_amp,
-            num_workers=args.num_workers,
+            num_workers=TrainConfig.num_workers if args.num_workers is None else args.num_workers,
         ),
     )
     return _validated(config)
@@ -217,7 +221,11 @@ def _resume_config(args: argparse.Namespace, run_dir: Path) -> RunConfig:
         data = dataclasses.replace(data, data=str(Path(args.data).expanduser().resolve()))
     if args.cache_dir is not None:
         data = dataclasses.replace(data, cache_dir=args.cache_dir)
-    train = dataclasses.replace(config.train, device=args.device, num_workers=args.num_workers)
+    train = config.train
+    if args.device is not None:
+        train = dataclasses.replace(train, device=args.device)
+    if args.num_workers is not None:
+        train = dataclasses.replace(train, num_workers=args.num_workers)
     return _validated(dataclasses.replace(config, data=data, train=train))
 
 
