@@ -167,8 +167,8 @@ train one after the other in their own process and appear here as they go).
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for column in COLUMNS:
-            table.add_column(column, key=column or "mark")
+        for column in COLUMNS:  # the mark column has a width of its own: its label is empty
+            table.add_column(column, key=column or "mark", width=None if column else 1)
         self.watch(self.app, "engine_ready", self._engine_ready)
         self.set_interval(REFRESH_SECONDS, self.action_refresh)
 
