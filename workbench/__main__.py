@@ -80,15 +80,6 @@ def _run_default(args: argparse.Namespace) -> int:
     return int(app.return_code or 0)
 
 
-def _split_argv(args: argparse.Namespace) -> list[str]:
-    argv = ["split"]
-    if args.data:
-        argv += ["--data", args.data]
-    if args.cache_dir:
-        argv += ["--cache-dir", args.cache_dir]
-    return argv
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     modules = _command_modules()
     parser = build_parser(modules)

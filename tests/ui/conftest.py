@@ -9,6 +9,13 @@ import pytest
 from workbench.app import WorkbenchApp
 
 
+@pytest.fixture(autouse=True)
+def _work_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run every UI test from a temporary folder: what the app or the commands it starts write
+    to their default places (``exports/``, ``runs/``) never lands in the repository."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def runs_root(tmp_path: Path) -> Path:
     root = tmp_path / "runs"
