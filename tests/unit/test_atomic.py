@@ -29,3 +29,16 @@ def test_temporary_keeps_the_suffix(tmp_path: Path) -> None:
     with atomic_path(tmp_path / "plot.png") as temporary:
         assert temporary.suffix == ".png"
         temporary.write_bytes(b"x")
+
+
+def test_files_get_the_permissions_the_umask_gives(tmp_path: Path) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        target = atomic_write_text(tmp_path / "config.json", "{}")
+        plain = tmp_path / "plain.json"
+        plain.write_text("{}")
+    finally:
+        os.umask(old)
+    assert target.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777 == 0o644

@@ -8,7 +8,7 @@ atomic on POSIX and Windows when both paths are on one file system.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,11 +24,7 @@ def atomic_path(destination: str | Path) -> Iterator[Path]:
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{destination.name}.", suffix=f".tmp{destination.suffix}", dir=destination.parent
-    )
-    os.close(handle)
-    temp_path = Path(temporary)
+    temp_path = _create_temporary(destination)
     try:
         yield temp_path
         with open(temp_path, "rb+") as written:
@@ -37,6 +33,23 @@ def atomic_path(destination: str | Path) -> Iterator[Path]:
     except BaseException:
         temp_path.unlink(missing_ok=True)
         raise
+
+
+def _create_temporary(destination: Path) -> Path:
+    """An empty new file beside ``destination``, with the permissions a plain ``open`` gives.
+
+    ``tempfile.mkstemp`` would make it owner-only (0600), and the rename would carry that over
+    to the user's files; ``os.open`` with 0666 lets the umask decide, as for any other file.
+    """
+    while True:
+        name = f".{destination.name}.{secrets.token_hex(4)}.tmp{destination.suffix}"
+        temporary = destination.parent / name
+        try:
+            handle = os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        except FileExistsError:
+            continue
+        os.close(handle)
+        return temporary
 
 
 def atomic_write_bytes(destination: str | Path, data: bytes) -> Path:
