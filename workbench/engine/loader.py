@@ -158,7 +158,7 @@ class BatchLoader:
                     mix_seed(self.seed, self.epoch, 1, number)
                 )
                 x, _ = self._batch_augment(x, generator)
-            x = (x - self.mean) / self.std
+            x = x.sub_(self.mean).div_(self.std)  # x is always a fresh tensor here
             yield x, one_hot(self._labels[take], classes)
 
     def _iter_workers(self) -> Iterator[Batch]:
