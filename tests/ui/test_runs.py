@@ -9,7 +9,7 @@ from textual.widgets import DataTable
 
 from tests.ui.helpers import settle
 from tests.ui.rundirs import write_run
-from workbench.screens.runs import RunsScreen
+from workbench.screens.runs import COLUMNS, RunsScreen
 from workbench.widgets.plots import MetricPlot
 
 
@@ -23,10 +23,13 @@ async def test_table_marks_and_overlay(make_app, runs_root: Path) -> None:  # ty
         assert isinstance(screen, RunsScreen)
         table = screen.query_one(DataTable)
         assert table.row_count == 2
-        rows = {table.get_row_at(i)[1]: table.get_row_at(i) for i in range(2)}
-        assert rows["a-lr1e-3"][2] == "finished" and rows["a-lr1e-3"][9] == "0.700"
-        assert rows["a-lr1e-3"][10] == "3" and rows["a-lr1e-3"][6] == "0.001"
-        assert rows["b-lr3e-4"][2] == "stopped" and rows["b-lr3e-4"][5] == "2/4"
+        rows = {
+            table.get_row_at(i)[1]: dict(zip(COLUMNS, table.get_row_at(i), strict=True))
+            for i in range(2)
+        }
+        assert rows["a-lr1e-3"]["status"] == "finished" and rows["a-lr1e-3"]["best val"] == "0.700"
+        assert rows["a-lr1e-3"]["@"] == "3" and rows["a-lr1e-3"]["lr"] == "0.001"
+        assert rows["b-lr3e-4"]["status"] == "stopped" and rows["b-lr3e-4"]["epochs"] == "2/4"
         await pilot.press("space")
         await pilot.press("down", "space")
         overlay = screen.query_one("#overlay-accuracy", MetricPlot)

@@ -34,16 +34,17 @@ COLUMNS = (
     "",
     "run",
     "status",
+    "best val",
+    "@",
+    "epochs",
+    "time",
     "data",
     "size",
-    "epochs",
     "lr",
     "loss",
     "aug",
-    "best val",
-    "@",
-    "time",
 )
+"""Results first: at 80 columns the hyper-parameters are what scrolls out of sight."""
 
 
 @dataclass(frozen=True)
@@ -87,15 +88,15 @@ def read_run_rows(root: Path) -> list[RunRow]:
             "",
             name,
             state,
+            f"{best.accuracy:.3f}" if best else "–",
+            str(best.epoch) if best else "–",
+            done,
+            _duration(seconds),
             Path(data.get("data") or "demo").name,
             str(data.get("image_size", "")),
-            done,
             f"{tr.get('lr', 0):g}",
             str(tr.get("loss", "")),
             str(data.get("augment", "")),
-            f"{best.accuracy:.3f}" if best else "–",
-            str(best.epoch) if best else "–",
-            _duration(seconds),
         )
         rows.append(
             RunRow(
