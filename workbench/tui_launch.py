@@ -169,6 +169,8 @@ class RunState:
     batches: int = 0
     images_per_second: float = 0.0
     eta_seconds: float = 0.0
+    memory: str = ""
+    """Accelerator memory, e.g. "4.1/139 GiB" (empty on the CPU)."""
     params: int = 0
     train: dict[str, list[float]] = field(default_factory=dict)
     """Metric name -> one value per completed epoch (loss, accuracy, precision, recall, f1)."""
@@ -248,6 +250,8 @@ class RunTail:
             s.epoch, s.epochs, s.phase = event.epoch, event.epochs, event.phase
             s.batch, s.batches = event.batch, event.batches
             s.eta_seconds = event.eta_seconds
+            if event.memory_gb is not None and event.memory_total_gb:
+                s.memory = f"{event.memory_gb:.1f}/{event.memory_total_gb:.0f} GiB"
             if event.phase == "train":
                 s.images_per_second = event.images_per_second
                 x = event.epoch - 1 + event.batch / max(event.batches, 1)

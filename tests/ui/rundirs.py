@@ -16,8 +16,10 @@ def write_run(
     end: str | None = "finished",
     pid: int | None = None,
     lr: float = 2e-3,
+    memory: tuple[float, float] | None = None,
 ) -> Path:
-    """``epochs_done`` of ``epochs`` epochs; ``end``: finished, stopped, failed or None."""
+    """``epochs_done`` of ``epochs`` epochs; ``end``: finished, stopped, failed or None;
+    ``memory``: (used, total) GiB in the progress events, as a CUDA run reports it."""
     from workbench.engine.events import (
         EpochEnd,
         Progress,
@@ -46,6 +48,8 @@ def write_run(
                 Progress(
                     epoch=epoch, epochs=epochs, phase="train", batch=batch, batches=10,
                     images_per_second=500.0, loss=1.0 / epoch, eta_seconds=30.0,
+                    memory_gb=memory[0] if memory else None,
+                    memory_total_gb=memory[1] if memory else None,
                 )
             )  # fmt: skip
         acc = 0.4 + 0.1 * epoch

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from workbench import tui_launch
 from workbench.__main__ import build_parser
 from workbench.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from workbench.tui_launch import train_argv
@@ -42,3 +43,14 @@ def test_resume_argv(tmp_path: Path) -> None:
     argv = train_argv(RunConfig(), tmp_path / "run", resume=True)
     args = build_parser().parse_args(argv[3:])
     assert args.resume and args.run_dir == str(tmp_path / "run")
+
+
+def test_tail_shows_accelerator_memory_only_when_reported(tmp_path: Path) -> None:
+    from tests.ui.rundirs import write_run
+
+    gpu = tui_launch.RunTail(write_run(tmp_path / "gpu", memory=(4.1, 139.8)))
+    gpu.poll()
+    assert gpu.state.memory == "4.1/140 GiB"
+    cpu = tui_launch.RunTail(write_run(tmp_path / "cpu"))
+    cpu.poll()
+    assert cpu.state.memory == ""

@@ -47,6 +47,18 @@ EXAMPLES = [
         loss=0.7,
         eta_seconds=3.0,
     ),
+    Progress(
+        epoch=1,
+        epochs=2,
+        phase="val",
+        batch=1,
+        batches=1,
+        images_per_second=900.0,
+        loss=0.6,
+        eta_seconds=1.0,
+        memory_gb=4.1,
+        memory_total_gb=139.8,
+    ),
     EpochEnd(
         epoch=1,
         epochs=2,

@@ -59,6 +59,13 @@ class DeviceSetup:
         """fp16 needs a GradScaler against underflowing gradients; bf16 does not."""
         return self.amp_dtype is torch.float16
 
+    def memory_gb(self) -> tuple[float, float] | tuple[None, None]:
+        """(peak memory reserved by this process, total memory) in GiB on CUDA; else Nones."""
+        if self.device.type != "cuda":
+            return None, None
+        total = torch.cuda.get_device_properties(self.device).total_memory
+        return torch.cuda.max_memory_reserved(self.device) / 2**30, total / 2**30
+
     def autocast(self) -> AbstractContextManager[object]:
         if self.amp_dtype is None:
             return nullcontext()

@@ -86,6 +86,10 @@ class Progress(_Event):
     """Running mean loss of this phase so far."""
     eta_seconds: float
     """Estimated seconds to the end of the run."""
+    memory_gb: float | None = None
+    """Accelerator memory held by this run (GiB, peak reserved); None on the CPU."""
+    memory_total_gb: float | None = None
+    """The accelerator's whole memory (GiB); None on the CPU."""
 
 
 @dataclass(frozen=True)

@@ -332,6 +332,7 @@ def _progress(
     rate: float,
     acc: MetricAccumulator,
 ) -> Progress:
+    memory, total = ctx.setup.memory_gb()
     return Progress(
         epoch=epoch,
         epochs=ctx.config.train.epochs,
@@ -341,6 +342,8 @@ def _progress(
         images_per_second=rate,
         loss=acc.running_loss(),
         eta_seconds=ctx.eta(),
+        memory_gb=memory,
+        memory_total_gb=total,
     )
 
 

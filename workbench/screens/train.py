@@ -421,6 +421,8 @@ plots (two at a time).
                 stats.append(f"ETA {_duration(s.eta_seconds)}")
             if s.device:
                 stats.append(s.device)
+            if s.memory:
+                stats.append(s.memory)
             self.query_one("#run-stats", Line).text = "  ".join(stats)
 
     def draw_plots(self, s: tui_launch.RunState, *, force: bool = False) -> None:
