@@ -122,6 +122,20 @@ def test_events_can_be_tailed_and_a_half_written_line_waits(tmp_path: Path) -> N
     assert run.events(offset) == ([], offset)
 
 
+def test_a_bad_line_is_passed_over_and_tailing_goes_on(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    record = RunRecorder(run_dir)
+    record(_started(run_dir))
+    with open(run_dir / "events.jsonl", "a") as handle:
+        handle.write("not json\n")
+        handle.write('{"event": "from_a_newer_version"}\n')
+    stopped = RunStopped(epochs_done=1, reason="SIGINT")
+    record(stopped)
+    events, _ = Run(run_dir).events()
+    assert [e.kind for e in events] == ["run_started", "run_stopped"]
+    assert events[-1] == stopped
+
+
 def test_resume_drops_metric_rows_past_the_checkpoint(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     record = RunRecorder(run_dir)

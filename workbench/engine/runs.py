@@ -339,7 +339,9 @@ class Run:
     def events(self, offset: int = 0) -> tuple[list[Event], int]:
         """Events from byte ``offset`` on, and the offset to pass next time (for tailing).
 
-        A line still being written (no newline yet) is left for the next call.
+        A line still being written (no newline yet) is left for the next call. A line that is
+        not an event (damaged, or of a kind a newer version writes) is passed over, so one bad
+        line never stops a live view from following the rest.
         """
         path = self.path / EVENTS
         if not path.exists():
@@ -348,9 +350,14 @@ class Run:
             handle.seek(offset)
             data = handle.read()
         end = data.rfind(b"\n") + 1
-        events = [
-            event_from_dict(json.loads(line)) for line in data[:end].splitlines() if line.strip()
-        ]
+        events = []
+        for line in data[:end].splitlines():
+            if not line.strip():
+                continue
+            try:
+                events.append(event_from_dict(json.loads(line)))
+            except (ValueError, KeyError, TypeError):
+                continue
         return events, offset + end
 
     def checkpoint_path(self, name: str = "best") -> Path:
