@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.config import RunConfig
+from workbench.engine.process import pid_alive
 
 EVENTS = "events.jsonl"
 STATUS = "status.json"
@@ -117,18 +118,6 @@ def stop_training(pid: int) -> bool:
         os.kill(pid, signal.SIGINT)
     except (ProcessLookupError, PermissionError):
         return False
-    return True
-
-
-def pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 

@@ -43,6 +43,7 @@ from workbench.engine.events import (
     event_from_dict,
 )
 from workbench.engine.metrics import METRIC_COLUMNS, EpochMetrics
+from workbench.engine.process import pid_alive
 from workbench.errors import UsageError
 
 CONFIG = "config.json"
@@ -321,7 +322,7 @@ class Run:
             best_epoch=int(raw.get("best_epoch", 0)),
             best_val_accuracy=raw.get("best_val_accuracy"),
             message=str(raw.get("message", "")),
-            alive=_pid_alive(pid),
+            alive=pid_alive(pid),
         )
 
     def metrics(self, split: str) -> list[MetricRow]:
@@ -403,15 +404,3 @@ def list_runs(root: str | Path = "runs") -> list[Run]:
         return []
     runs = [Run(p) for p in root.iterdir() if p.is_dir() and is_run_dir(p)]
     return sorted(runs, key=lambda r: (r.path / CONFIG).stat().st_mtime, reverse=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -32,6 +32,7 @@ from workbench.config import (
     RunConfig,
     TrainConfig,
 )
+from workbench.engine.process import pid_alive
 from workbench.errors import ConfigError, UsageError
 from workbench.screens.base import WorkbenchScreen
 from workbench.widgets.plots import MetricPlot
@@ -447,7 +448,7 @@ plots (two at a time).
 
     def exit_note(self) -> str | None:
         s = self.tail.state if self.tail else None
-        if s is not None and s.active and s.pid and tui_launch.pid_alive(s.pid):
+        if s is not None and s.active and s.pid and pid_alive(s.pid):
             return (
                 f"Run {s.run_id} keeps training in the background (pid {s.pid}); "
                 f"run `workbench` again to watch it, or `kill -INT {s.pid}` to stop it."
@@ -464,7 +465,7 @@ def find_run_to_attach(runs_root: Path) -> Path | None:
     candidates.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     for run_dir in candidates:
         status = tui_launch.read_json(run_dir / tui_launch.STATUS)
-        if status.get("state") == "running" and tui_launch.pid_alive(int(status.get("pid") or 0)):
+        if status.get("state") == "running" and pid_alive(int(status.get("pid") or 0)):
             return run_dir
     for run_dir in candidates:
         if (run_dir / tui_launch.EVENTS).exists():
