@@ -33,7 +33,9 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        shows_default = "default" in text or action.default in (None, False, argparse.SUPPRESS)
+        default = action.default
+        hidden = default is None or default is False or default == argparse.SUPPRESS
+        shows_default = "default" in text or hidden
         if shows_default or not action.option_strings:
             return text
         return text + " (default: %(default)s)"
