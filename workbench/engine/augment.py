@@ -116,9 +116,7 @@ class BatchAugment:
                 width,
                 height,
             )
-            grid = F.affine_grid(
-                theta.to(device=device, dtype=images.dtype), list(images.shape), align_corners=False
-            )
+            grid = _sampling_grid(theta.to(device=device, dtype=images.dtype), height, width)
             out = F.grid_sample(
                 images, grid, mode="bilinear", padding_mode="reflection", align_corners=False
             )
@@ -170,6 +168,28 @@ def _sampling_matrix(
     return (crop @ mirror @ affine)[:, :2, :]
 
 
+def _sampling_grid(theta: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``F.affine_grid(theta, (B, C, H, W), align_corners=False)``, by broadcasting.
+
+    Each output coordinate is a sum of a per-column and a per-row term, so the grid costs two
+    full-size additions; ``affine_grid``'s batched matrix product over every pixel cost about
+    as much as the sampling itself on a CPU.
+    """
+    xs = (torch.arange(width, device=theta.device, dtype=theta.dtype) * 2 + 1) / width - 1
+    ys = (torch.arange(height, device=theta.device, dtype=theta.dtype) * 2 + 1) / height - 1
+    t = theta[:, :, :, None, None]  # (B, 2, 3, 1, 1)
+    by_column = t[:, :, 0] * xs.view(1, 1, 1, width)  # (B, 2, 1, W)
+    by_row = t[:, :, 1] * ys.view(1, 1, height, 1) + t[:, :, 2]  # (B, 2, H, 1)
+    return (by_column + by_row).permute(0, 2, 3, 1)  # (B, H, W, 2)
+
+
+def _gray(x: torch.Tensor) -> torch.Tensor:
+    """ITU-R 601 luma (B, 1, H, W), without a full (B, 3, H, W) temporary."""
+    gray = x[:, 0:1] * 0.299
+    gray.add_(x[:, 1:2], alpha=0.587)
+    return gray.add_(x[:, 2:3], alpha=0.114)
+
+
 def _colour_jitter(
     x: torch.Tensor, bright: torch.Tensor, contrast: torch.Tensor, saturation: torch.Tensor
 ) -> torch.Tensor:
@@ -177,13 +197,11 @@ def _colour_jitter(
     b = bright.to(x.device, x.dtype).view(view)
     c = contrast.to(x.device, x.dtype).view(view)
     s = saturation.to(x.device, x.dtype).view(view)
-    weights = torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
     # In-place after the first op: each full-batch temporary costs as much as the arithmetic.
     x = (x * b).clamp_(0, 1)
-    gray = (x * weights).sum(dim=1, keepdim=True)
-    mean = gray.mean(dim=(2, 3), keepdim=True)
+    mean = _gray(x).mean(dim=(2, 3), keepdim=True)
     x.sub_(mean).mul_(c).add_(mean).clamp_(0, 1)
-    gray = (x * weights).sum(dim=1, keepdim=True)
+    gray = _gray(x)
     return x.sub_(gray).mul_(s).add_(gray).clamp_(0, 1)
 
 
