@@ -124,3 +124,14 @@ def test_albumentations_transforms_draw_independently() -> None:
     assert patterns.count(frozenset()) <= 6
     flips = sum("HorizontalFlip" in p for p in patterns)
     assert 70 <= flips <= 130
+
+
+def test_sampling_grid_equals_affine_grid() -> None:
+    """The broadcast grid is torch's affine_grid (align_corners=False), on non-square sizes."""
+    from torch.nn import functional as F
+
+    from workbench.engine.augment import _sampling_grid
+
+    theta = torch.randn(5, 2, 3, generator=torch.Generator().manual_seed(0))
+    expected = F.affine_grid(theta, [5, 3, 20, 33], align_corners=False)
+    assert torch.allclose(_sampling_grid(theta, 20, 33), expected, atol=1e-6)
