@@ -129,3 +129,15 @@ def test_sigint_leaves_a_resumable_run_and_resume_finishes_it(folder: Path, tmp_
     assert kinds.count("run_started") == 2 and "run_stopped" in kinds
 
     assert main(["train", "--run-dir", str(run_dir), "--resume"]) == 2  # finished: nothing to do
+
+
+def test_short_runs_need_no_warmup_option_but_an_explicit_one_is_checked() -> None:
+    from workbench.__main__ import build_parser
+    from workbench.cli.train import config_from_args
+    from workbench.errors import UsageError
+
+    parser = build_parser()
+    assert config_from_args(parser.parse_args(["train", "--epochs", "1"])).train.warmup_epochs == 1
+    assert config_from_args(parser.parse_args(["train"])).train.warmup_epochs == 2
+    with pytest.raises(UsageError, match="--warmup-epochs"):
+        config_from_args(parser.parse_args(["train", "--epochs", "1", "--warmup-epochs", "3"]))

@@ -11,22 +11,14 @@ into --out at the end.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
-from workbench.cli.common import (
-    HelpFormatter,
-    add_data_options,
-    data_config_from_args,
-    emit_json,
-    err_console,
-    out_console,
-)
-from workbench.config import LOSSES, OPTIMIZERS, SCHEDULES, RunConfig, TrainConfig
-from workbench.errors import ConfigError, UsageError
+from workbench.cli.common import HelpFormatter, emit_json, err_console, out_console
+from workbench.cli.train import add_run_options, config_from_args
+from workbench.errors import UsageError
 
 HELP = "hyper-parameter sweep: every combination of a grid as runs, comparison plots"
 DESCRIPTION = """\
@@ -53,22 +45,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         default=None,
         help="hyper-parameters and their values, e.g. lr=1e-3,3e-4 loss=ce,focal",
     )
-    add_data_options(parser, augment=True)
-    t = TrainConfig()
-    train = parser.add_argument_group("training (every run)")
-    train.add_argument("--epochs", type=int, default=t.epochs, help="passes over the train split")
-    train.add_argument("--batch-size", type=int, default=t.batch_size, help="images per step")
-    train.add_argument("--lr", type=float, default=t.lr, help="peak learning rate")
-    train.add_argument("--loss", choices=LOSSES, default=t.loss, help="loss function")
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default=t.optimizer, help="optimizer")
-    train.add_argument("--schedule", choices=SCHEDULES, default=t.schedule, help="lr schedule")
-    train.add_argument(
-        "--warmup-epochs", type=int, default=t.warmup_epochs, help="cosine warm-up epochs"
-    )
-    train.add_argument("--device", default=t.device, help="auto, cpu, cuda[:N] or mps")
-    train.add_argument(
-        "--num-workers", type=int, default=t.num_workers, help="loader workers (albumentations)"
-    )
+    add_run_options(parser)  # every run's options, as `workbench train` has them
     where = parser.add_argument_group("folders")
     where.add_argument(
         "--sweep-dir",
@@ -82,30 +59,6 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     return parser
-
-
-def base_config(args: argparse.Namespace) -> RunConfig:
-    data = data_config_from_args(args)
-    if data.data is not None:
-        data = dataclasses.replace(data, data=str(Path(data.data).expanduser().resolve()))
-    config = RunConfig(
-        data=data,
-        train=TrainConfig(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            loss=args.loss,
-            optimizer=args.optimizer,
-            schedule=args.schedule,
-            warmup_epochs=min(args.warmup_epochs, args.epochs),
-            device=args.device,
-            num_workers=args.num_workers,
-        ),
-    )
-    try:
-        return config.validate()
-    except ConfigError as error:
-        raise UsageError(f"--{error.field.replace('_', '-')}: {error.message}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -130,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         plan = load_plan(args.sweep_dir)
     else:
         grid = parse_grid(args.grid)
-        base = base_config(args)
+        base = config_from_args(args)
         root = default_sweep_dir(args.runs_root, grid, base)
         plan = plan_sweep(grid, base, Path(args.sweep_dir) if args.sweep_dir else root)
     out = Path(args.out) if args.out else EXPORTS_ROOT / plan.root.name

@@ -76,10 +76,11 @@ def _int_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected integers like 16,32,64, got {text!r}") from None
 
 
-def add_parser(sub: Any) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = sub.add_parser(
-        "train", help=HELP, description=DESCRIPTION, formatter_class=HelpFormatter
-    )
+def add_run_options(parser: argparse.ArgumentParser, *, resumable: bool = False) -> None:
+    """Every option that sets a RunConfig field (data, training, model); shared with sweep.
+
+    ``resumable``: the help says which options a resumed run takes from its own config.
+    """
     add_data_options(parser, augment=True)
     parser.add_argument(
         "--resize",
@@ -97,7 +98,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "--schedule", choices=SCHEDULES, default=t.schedule, help="lr schedule, stepped per batch"
     )
     train.add_argument(
-        "--warmup-epochs", type=int, default=t.warmup_epochs, help="cosine warm-up epochs"
+        "--warmup-epochs",
+        type=int,
+        default=None,
+        help=f"cosine warm-up epochs (default: {t.warmup_epochs}, at most --epochs)",
     )
     train.add_argument("--weight-decay", type=float, default=t.weight_decay, help="weight decay")
     train.add_argument(
@@ -118,8 +122,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     train.add_argument(
         "--device",
         default=None,
-        help="auto (CUDA, then MPS, then CPU), cpu, cuda[:N], mps (default: auto; "
-        "with --resume: the run's own)",
+        help="auto (CUDA, then MPS, then CPU), cpu, cuda[:N], mps (default: auto"
+        + ("; with --resume: the run's own)" if resumable else ")"),
     )
     train.add_argument(
         "--deterministic", action="store_true", help="deterministic kernels (slower on CUDA)"
@@ -129,8 +133,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "--num-workers",
         type=int,
         default=None,
-        help=f"loader worker processes, albumentations backend (default: {t.num_workers}; "
-        "with --resume: the run's own)",
+        help=f"loader worker processes, albumentations backend (default: {t.num_workers}"
+        + ("; with --resume: the run's own)" if resumable else ")"),
     )
     model = parser.add_argument_group("model")
     model.add_argument(
@@ -144,6 +148,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "--convs-per-stage", type=int, default=m.convs_per_stage, help="conv blocks per stage"
     )
     model.add_argument("--dropout", type=float, default=m.dropout, help="dropout before the head")
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "train", help=HELP, description=DESCRIPTION, formatter_class=HelpFormatter
+    )
+    add_run_options(parser, resumable=True)
     runs = parser.add_argument_group("run directory")
     runs.add_argument(
         "--run-dir",
@@ -183,7 +194,11 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             lr=args.lr,
             optimizer=args.optimizer,
             schedule=args.schedule,
-            warmup_epochs=args.warmup_epochs,
+            warmup_epochs=(
+                min(TrainConfig.warmup_epochs, args.epochs)
+                if args.warmup_epochs is None
+                else args.warmup_epochs
+            ),
             weight_decay=args.weight_decay,
             grad_clip=args.grad_clip,
             loss=args.loss,
