@@ -39,6 +39,7 @@ from workbench.engine.expr import (
     parse_vector,
     to_source,
 )
+from workbench.engine.jsonable import JsonRecord
 
 __all__ = [
     "DEFAULT_EXPRESSION",
@@ -86,34 +87,8 @@ _SYMBOLS = {"+": "+", "-": "−", "*": "·", "/": "/", "%": "%", "**": "^"}
 Values = tuple[float, ...]
 
 
-def _json_number(value: float) -> float | str:
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return value
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, float):
-        return _json_number(value)
-    if isinstance(value, tuple | list):
-        return [_json(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _json(item) for key, item in value.items()}
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    return value
-
-
-class _Serialisable:
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (non-finite numbers become ``"nan"``, ``"inf"``, ``"-inf"``)."""
-        return {name: _json(getattr(self, name)) for name in self.__dataclass_fields__}  # type: ignore[attr-defined]
-
-
 @dataclass(frozen=True)
-class GraphNode(_Serialisable):
+class GraphNode(JsonRecord):
     """One node of the traced graph.
 
     ``kind`` is ``"leaf"`` (an input tensor, ``AccumulateGrad`` in autograd), ``"constant"``
@@ -140,7 +115,7 @@ class GraphNode(_Serialisable):
 
 
 @dataclass(frozen=True)
-class GraphEdge(_Serialisable):
+class GraphEdge(JsonRecord):
     """``source`` feeds ``target``; ``in_autograd`` is False for constants (no graph node)."""
 
     source: str
@@ -151,7 +126,7 @@ class GraphEdge(_Serialisable):
 
 
 @dataclass(frozen=True)
-class ForwardStep(_Serialisable):
+class ForwardStep(JsonRecord):
     """Forward pass, topological order: the node's equation and value (PyTorch's)."""
 
     index: int
@@ -164,7 +139,7 @@ class ForwardStep(_Serialisable):
 
 
 @dataclass(frozen=True)
-class LocalDerivative(_Serialisable):
+class LocalDerivative(JsonRecord):
     """One input of a backward step: local derivative, its contribution, the running sum."""
 
     input: str
@@ -177,7 +152,7 @@ class LocalDerivative(_Serialisable):
 
 
 @dataclass(frozen=True)
-class BackwardStep(_Serialisable):
+class BackwardStep(JsonRecord):
     """Backward pass, reverse topological order: upstream ∂y/∂node, then one entry per input."""
 
     index: int
@@ -190,7 +165,7 @@ class BackwardStep(_Serialisable):
 
 
 @dataclass(frozen=True)
-class Issue(_Serialisable):
+class Issue(JsonRecord):
     """A point where the derivative is undefined (``severity == "undefined"``) or where the
     function has a kink and PyTorch picks a one-sided value (``"kink"``)."""
 
@@ -205,7 +180,7 @@ class Issue(_Serialisable):
 
 
 @dataclass(frozen=True)
-class GradRow(_Serialisable):
+class GradRow(JsonRecord):
     """Hand-style (float64) against PyTorch for one tensor's gradient, per element."""
 
     node: str
@@ -217,7 +192,7 @@ class GradRow(_Serialisable):
 
 
 @dataclass(frozen=True)
-class Check(_Serialisable):
+class Check(JsonRecord):
     """The comparison: rows for x, z and every retained intermediate gradient."""
 
     rows: tuple[GradRow, ...]
@@ -229,7 +204,7 @@ class Check(_Serialisable):
 
 
 @dataclass(frozen=True)
-class AutogradTrace(_Serialisable):
+class AutogradTrace(JsonRecord):
     """Everything the stepper shows; the TUI and the exports only render it."""
 
     expression: str

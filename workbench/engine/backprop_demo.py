@@ -21,28 +21,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from workbench.engine.jsonable import JsonRecord
 from workbench.errors import UsageError
 
 CHECK_TOLERANCE = 1e-9
 """Largest relative difference accepted between the formula and autograd (float64)."""
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, tuple | list):
-        return [_json(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _json(item) for key, item in value.items()}
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    return value
-
-
-class _Serialisable:
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {name: _json(getattr(self, name)) for name in self.__dataclass_fields__}  # type: ignore[attr-defined]
 
 
 def sigmoid(value: float) -> float:
@@ -54,7 +37,7 @@ def sigmoid(value: float) -> float:
 
 
 @dataclass(frozen=True)
-class Network(_Serialisable):
+class Network(JsonRecord):
     """Inputs ``x = (x1, …, xm)`` (``x0 = 1`` is added), weight rows ``w1 = (w10, w11, …)``
     and ``w0 = (w00, w01, …)``, targets and learning rate."""
 
@@ -89,7 +72,7 @@ class Network(_Serialisable):
 
 
 @dataclass(frozen=True)
-class DerivationStep(_Serialisable):
+class DerivationStep(JsonRecord):
     """One step of the derivation: a formula, its value for the given numbers, and why."""
 
     index: int
@@ -100,7 +83,7 @@ class DerivationStep(_Serialisable):
 
 
 @dataclass(frozen=True)
-class Derivation(_Serialisable):
+class Derivation(JsonRecord):
     network: Network
     steps: tuple[DerivationStep, ...]
     delta_w11: float
@@ -168,7 +151,7 @@ def delta_w(net1: float | np.ndarray, x1: float | np.ndarray, t1: float, eta: fl
 
 
 @dataclass(frozen=True)
-class CheckTrial(_Serialisable):
+class CheckTrial(JsonRecord):
     """One random draw: Δw from the formula and from autograd, for every weight."""
 
     seed: int
@@ -178,7 +161,7 @@ class CheckTrial(_Serialisable):
 
 
 @dataclass(frozen=True)
-class NumericCheck(_Serialisable):
+class NumericCheck(JsonRecord):
     trials: tuple[CheckTrial, ...]
     max_rel_diff: float
     tolerance: float
@@ -230,7 +213,7 @@ def numeric_check(trials: int = 5, seed: int = 0, inputs: int = 2) -> NumericChe
 
 
 @dataclass(frozen=True)
-class VanishingCase(_Serialisable):
+class VanishingCase(JsonRecord):
     """One way the update vanishes, with the numbers that show it."""
 
     key: str
@@ -354,7 +337,7 @@ def vanishing_cases() -> tuple[VanishingCase, ...]:
 
 
 @dataclass(frozen=True)
-class Curve(_Serialisable):
+class Curve(JsonRecord):
     """o(1 − o) against net (with o itself), for the plot."""
 
     net: tuple[float, ...]
@@ -370,7 +353,7 @@ def sigmoid_curve(low: float = -10.0, high: float = 10.0, points: int = 201) -> 
 
 
 @dataclass(frozen=True)
-class DeltaMap(_Serialisable):
+class DeltaMap(JsonRecord):
     """|Δw11| on a grid: ``values[i][j]`` is at ``net1[j]``, ``x1[i]``."""
 
     net1: tuple[float, ...]
@@ -401,7 +384,7 @@ def delta_w_map(
 
 
 @dataclass(frozen=True)
-class BackpropReport(_Serialisable):
+class BackpropReport(JsonRecord):
     """Everything ``workbench backprop`` and the Backprop screen show."""
 
     derivation: Derivation
