@@ -73,8 +73,14 @@ class ModelConfig:
     """3x3 conv/BN/ReLU blocks in each stage before its max pool."""
     dropout: float = 0.2
     """Dropout before the final linear layer."""
+    stem: int = 0
+    """Channels of a stride-2 3x3 conv before the stages (0: none)."""
+    residual: bool = False
+    """Wrap each stage's convs in one residual unit (1x1 projection where widths change)."""
 
     def validate(self) -> None:
+        if not 0 <= self.stem <= 1024:
+            raise ConfigError("stem", f"must be 0-1024 channels, got {self.stem}")
         if not 1 <= len(self.widths) <= 6 or any(w < 1 or w > 1024 for w in self.widths):
             raise ConfigError("widths", f"need 1-6 stages of 1-1024 channels, got {self.widths}")
         if not 1 <= self.convs_per_stage <= 4:
@@ -119,7 +125,8 @@ class TrainConfig:
     deterministic: bool = False
     """Ask torch for deterministic kernels (slower on CUDA)."""
     amp: bool = True
-    """Mixed precision on CUDA (bf16 where supported, else fp16 with a scaler)."""
+    """Mixed precision: on CUDA bf16 where supported, else fp16 with a scaler; on a CPU with
+    native bf16 (AVX512-BF16, AMX) bf16 autocast, about 2x faster there."""
     num_workers: int = 2
     """DataLoader worker processes for the albumentations backend."""
 

@@ -56,6 +56,9 @@ def train_argv(config: RunConfig, run_dir: Path, *, resume: bool = False) -> lis
         "--device", train.device,
         "--widths", ",".join(str(w) for w in model.widths),
         "--convs-per-stage", str(model.convs_per_stage),
+        "--stem", str(model.stem),
+        "--residual" if model.residual else "--no-residual",
+        "--dropout", repr(model.dropout),
     ]  # fmt: skip
     return argv
 

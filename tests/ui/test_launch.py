@@ -6,6 +6,7 @@ from pathlib import Path
 
 from workbench import tui_launch
 from workbench.__main__ import build_parser
+from workbench.cli.train import config_from_args
 from workbench.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from workbench.tui_launch import train_argv
 
@@ -13,7 +14,13 @@ from workbench.tui_launch import train_argv
 def test_train_argv_parses_to_the_form_values(tmp_path: Path) -> None:
     config = RunConfig(
         data=DataConfig(data="animals.zip", image_size=64, seed=7, augment="albumentations"),
-        model=ModelConfig(widths=(8, 16), convs_per_stage=2),
+        model=ModelConfig(
+            widths=(8, 16),
+            convs_per_stage=2,
+            dropout=0.35,
+            stem=4,
+            residual=not ModelConfig().residual,
+        ),
         train=TrainConfig(
             epochs=3, batch_size=16, lr=3e-4, optimizer="sgd", schedule="onecycle",
             loss="focal", device="cpu",
@@ -35,7 +42,7 @@ def test_train_argv_parses_to_the_form_values(tmp_path: Path) -> None:
         "focal",
         "cpu",
     )
-    assert (tuple(args.widths), args.convs_per_stage) == ((8, 16), 2)
+    assert config_from_args(args).model == config.model
     assert args.run_dir == str(tmp_path / "run")
 
 

@@ -56,3 +56,44 @@ def test_summary_counts_parameters_shapes_and_mult_adds() -> None:
 def test_invalid_class_count_is_refused() -> None:
     with pytest.raises(ValueError):
         build_model(TINY, 0)
+
+
+@pytest.mark.parametrize("size", [64, 128, 256])
+def test_stem_and_residual_stages_work_at_every_size(size: int) -> None:
+    config = ModelConfig(widths=(8, 16, 16, 32), convs_per_stage=2, stem=8, residual=True)
+    model = build_model(config, 3).eval()
+    assert model(torch.zeros(2, 3, size, size)).shape == (2, 3)
+    summary = summarize(model, size)
+    # stride-2 stem, then one max pool per stage: size / 2 / 2**4
+    assert summary.layers[-4].output_shape == (32, size // 32, size // 32)
+
+
+def test_stem_halves_the_resolution_before_the_stages() -> None:
+    model = build_model(ModelConfig(widths=(4,), convs_per_stage=1, stem=6), 2)
+    layers = summarize(model, 64).layers
+    assert (layers[0].kind, layers[0].output_shape) == ("Conv2d", (6, 32, 32))
+    assert layers[3].output_shape == (4, 32, 32)  # the first stage's conv, still at 32 px
+
+
+@pytest.mark.parametrize("convs", [1, 2, 3])
+def test_residual_unit_with_a_silent_body_passes_its_input_through(convs: int) -> None:
+    from workbench.engine.model import ResidualUnit
+
+    unit = ResidualUnit(5, 5, convs).eval()
+    last_bn = [m for m in unit.body.modules() if isinstance(m, torch.nn.BatchNorm2d)][-1]
+    torch.nn.init.zeros_(last_bn.weight)  # the body now outputs zeros (bias is 0 too)
+    x = torch.randn(2, 5, 8, 8)
+    assert isinstance(unit.shortcut, torch.nn.Identity)
+    torch.testing.assert_close(unit(x), torch.relu(x))
+
+
+def test_residual_unit_projects_when_the_width_changes() -> None:
+    from workbench.engine.model import ResidualUnit
+
+    unit = ResidualUnit(4, 8, 2)
+    assert isinstance(unit.shortcut[0], torch.nn.Conv2d)
+    assert unit(torch.randn(1, 4, 6, 6)).shape == (1, 8, 6, 6)
+    plain = build_model(ModelConfig(widths=(4, 8), convs_per_stage=2), 3)
+    residual = build_model(ModelConfig(widths=(4, 8), convs_per_stage=2, residual=True), 3)
+    conv_count = sum(isinstance(m, torch.nn.Conv2d) for m in residual.modules())
+    assert conv_count == sum(isinstance(m, torch.nn.Conv2d) for m in plain.modules()) + 2

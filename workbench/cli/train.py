@@ -128,7 +128,11 @@ def add_run_options(parser: argparse.ArgumentParser, *, resumable: bool = False)
     train.add_argument(
         "--deterministic", action="store_true", help="deterministic kernels (slower on CUDA)"
     )
-    train.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    train.add_argument(
+        "--no-amp",
+        action="store_true",
+        help="float32 throughout (no bf16/fp16 autocast on CUDA or bf16 on a capable CPU)",
+    )
     train.add_argument(
         "--num-workers",
         type=int,
@@ -146,6 +150,15 @@ def add_run_options(parser: argparse.ArgumentParser, *, resumable: bool = False)
     )
     model.add_argument(
         "--convs-per-stage", type=int, default=m.convs_per_stage, help="conv blocks per stage"
+    )
+    model.add_argument(
+        "--stem", type=int, default=m.stem, help="channels of a stride-2 3x3 conv first (0: none)"
+    )
+    model.add_argument(
+        "--residual",
+        action=argparse.BooleanOptionalAction,
+        default=m.residual,
+        help="each stage's convs as one residual unit (skip connection)",
     )
     model.add_argument("--dropout", type=float, default=m.dropout, help="dropout before the head")
 
@@ -186,7 +199,11 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     config = RunConfig(
         data=data,
         model=ModelConfig(
-            widths=tuple(args.widths), convs_per_stage=args.convs_per_stage, dropout=args.dropout
+            widths=tuple(args.widths),
+            convs_per_stage=args.convs_per_stage,
+            dropout=args.dropout,
+            stem=args.stem,
+            residual=args.residual,
         ),
         train=TrainConfig(
             epochs=args.epochs,

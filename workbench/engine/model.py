@@ -30,6 +30,33 @@ class ConvBlock(nn.Sequential):
         )
 
 
+class ResidualUnit(nn.Module):
+    """``convs`` conv/BN blocks whose output is added to the input (projected by a 1x1 conv
+    where the width changes), then ReLU: the gradient has a short path through every stage."""
+
+    def __init__(self, in_channels: int, out_channels: int, convs: int) -> None:
+        super().__init__()
+        blocks: list[nn.Module] = [ConvBlock(in_channels, out_channels)]
+        blocks += [ConvBlock(out_channels, out_channels) for _ in range(convs - 2)]
+        if convs > 1:
+            blocks.append(
+                nn.Sequential(
+                    nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
+                    nn.BatchNorm2d(out_channels),
+                )
+            )
+        self.body = nn.Sequential(*blocks)
+        self.shortcut: nn.Module = nn.Identity()
+        if in_channels != out_channels:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels)
+            )
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.body(x) + self.shortcut(x))
+
+
 class Classifier(nn.Module):
     """A plain VGG-style CNN: conv/BN/ReLU stages with max pooling, GAP, dropout, linear."""
 
@@ -41,9 +68,21 @@ class Classifier(nn.Module):
         self.num_classes = num_classes
         stages: list[nn.Module] = []
         channels = in_channels
+        if config.stem:
+            stages.append(
+                nn.Sequential(
+                    nn.Conv2d(channels, config.stem, 3, stride=2, padding=1, bias=False),
+                    nn.BatchNorm2d(config.stem),
+                    nn.ReLU(inplace=True),
+                )
+            )
+            channels = config.stem
         for width in config.widths:
             blocks: list[nn.Module] = []
-            for _ in range(config.convs_per_stage):
+            if config.residual:
+                blocks.append(ResidualUnit(channels, width, config.convs_per_stage))
+                channels = width
+            for _ in range(0 if config.residual else config.convs_per_stage):
                 blocks.append(ConvBlock(channels, width))
                 channels = width
             blocks.append(nn.MaxPool2d(kernel_size=2))

@@ -53,6 +53,7 @@ PARAMS: dict[str, Param] = {
     "focal-gamma": Param("train", "focal_gamma", float),
     "dropout": Param("model", "dropout", float),
     "convs-per-stage": Param("model", "convs_per_stage", int),
+    "stem": Param("model", "stem", int),
     "image-size": Param("data", "image_size", int),
     "augment": Param("data", "augment", str),
     "resize": Param("data", "resize", str),
