@@ -50,9 +50,9 @@ class DeviceSetup:
 
     device: torch.device
     amp_dtype: torch.dtype | None
-    """bfloat16 or float16 under autocast on CUDA; None: full float32."""
+    """bfloat16 or float16 under autocast (CUDA; bf16 on a CPU that has it); None: float32."""
     channels_last: bool
-    """Keep images and conv weights in NHWC (faster convolutions on tensor cores)."""
+    """Keep images and conv weights in NHWC (tensor cores; oneDNN's fast CPU kernels)."""
 
     @property
     def uses_scaler(self) -> bool:
@@ -92,6 +92,12 @@ def setup_device(name: str, *, amp: bool = True, deterministic: bool = False) ->
     device = resolve_device(name)
     amp_dtype: torch.dtype | None = None
     channels_last = False
+    if device.type == "cpu":
+        # Measured on a 2-core Zen 4 (default model, 128 px, batch 64, training step):
+        # NCHW fp32 107 img/s, NHWC fp32 159, NHWC bf16 299. See benchmarks/cpu_precision.py.
+        channels_last = torch.backends.mkldnn.is_available()
+        if amp and cpu_has_native_bf16():
+            amp_dtype = torch.bfloat16
     if device.type == "cuda":
         channels_last = True
         torch.backends.cudnn.benchmark = not deterministic
@@ -102,6 +108,17 @@ def setup_device(name: str, *, amp: bool = True, deterministic: bool = False) ->
     if deterministic:
         set_deterministic()
     return DeviceSetup(device=device, amp_dtype=amp_dtype, channels_last=channels_last)
+
+
+def cpu_has_native_bf16() -> bool:
+    """True where the CPU computes bf16 in hardware (AVX512-BF16 or AMX).
+
+    Elsewhere oneDNN emulates bf16, which is slower than float32, so autocast stays off.
+    """
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:  # pragma: no cover - an older torch without the probes
+        return False
 
 
 def set_deterministic() -> None:
