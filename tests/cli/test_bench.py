@@ -52,3 +52,35 @@ def test_bench_json_has_three_pipelines_and_ratios(make_image_folder, tmp_path: 
 def test_bench_refuses_bad_counts(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--batches", "0"]) == 2
     assert "--batches" in capsys.readouterr().err
+
+
+def test_background_work_is_timed_on_its_own_pipeline() -> None:
+    """settle() runs inside the pipeline's clock, so a prefetching loader cannot hide its work
+    in another pipeline's turn."""
+    import time
+
+    import torch
+
+    from workbench.config import ModelConfig
+    from workbench.engine.bench import time_interleaved
+    from workbench.engine.device import setup_device
+
+    batch = (torch.randn(2, 3, 16, 16), torch.eye(2))
+    calls: list[str] = []
+
+    def slow_settle() -> None:
+        calls.append("settled")
+        time.sleep(0.05)
+
+    timings = time_interleaved(
+        {"prefetching": iter([batch] * 4), "plain": iter([batch] * 4)},
+        settle={"prefetching": slow_settle},
+        model_config=ModelConfig(widths=(4,), convs_per_stage=1),
+        num_classes=2,
+        setup=setup_device("cpu", amp=False),
+        batches=3,
+        warmup=1,
+    )
+    assert calls == ["settled"] * 4
+    assert timings["prefetching"][0] == timings["plain"][0] == 3
+    assert timings["prefetching"][2] - timings["plain"][2] >= 3 * 0.05 * 0.9

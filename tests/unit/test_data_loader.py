@@ -99,3 +99,69 @@ def test_albumentations_workers_match_single_process(prepared: PreparedData) -> 
         return [x for x, _ in loader]
 
     assert all(torch.equal(a, b) for a, b in zip(batches(0), batches(2), strict=True))
+
+
+def _prefetch_threads() -> list[str]:
+    import threading
+
+    return [t.name for t in threading.enumerate() if t.name.startswith("workbench-prefetch")]
+
+
+def test_prefetched_batches_equal_serial_ones(prepared: PreparedData) -> None:
+    def epoch(prefetch: bool, channels_last: bool = False) -> list[tuple[torch.Tensor, ...]]:
+        loader = make_loader(
+            prepared, "train", batch_size=8, shuffle=True, augment="builtin", seed=3,
+            device=CPU, prefetch=prefetch, channels_last=channels_last,
+        )  # fmt: skip
+        loader.set_epoch(2)
+        return list(loader)
+
+    serial = epoch(False)
+    assert len(serial) > 2
+    for channels_last in (False, True):
+        background = epoch(True, channels_last)
+        assert len(background) == len(serial)
+        for (x, y), (xs, ys) in zip(background, serial, strict=True):
+            assert torch.equal(x, xs) and torch.equal(y, ys)
+            assert x.is_contiguous(memory_format=torch.channels_last) == channels_last
+    assert not _prefetch_threads()
+
+
+def test_stopping_early_leaves_no_prefetch_thread(prepared: PreparedData) -> None:
+    loader = make_loader(
+        prepared, "train", batch_size=4, shuffle=True, augment="builtin", seed=0, device=CPU,
+        prefetch=True,
+    )  # fmt: skip
+    batches = iter(loader)
+    next(batches)
+    assert _prefetch_threads()  # the next batch is being made
+    loader.settle()
+    batches.close()  # what a `break` out of the training loop does
+    assert not _prefetch_threads()
+    loader.settle()  # nothing pending: returns at once
+
+
+def test_an_error_making_a_batch_reaches_the_caller(prepared: PreparedData) -> None:
+    loader = make_loader(
+        prepared, "train", batch_size=4, shuffle=False, augment="builtin", seed=0, device=CPU,
+        prefetch=True,
+    )  # fmt: skip
+
+    def broken(images: torch.Tensor, generator: torch.Generator) -> None:
+        raise RuntimeError("augmentation broke")
+
+    loader._batch_augment = broken  # type: ignore[assignment]
+    with pytest.raises(RuntimeError, match="augmentation broke"):
+        next(iter(loader))
+    assert not _prefetch_threads()
+
+
+def test_prefetch_defaults_to_the_cpu_only(prepared: PreparedData) -> None:
+    def loader(device: str) -> bool:
+        return make_loader(
+            prepared, "val", batch_size=4, shuffle=False, augment="none", seed=0,
+            device=torch.device(device),
+        ).prefetch  # fmt: skip
+
+    assert loader("cpu")
+    assert not loader("meta")

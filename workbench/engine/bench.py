@@ -225,6 +225,7 @@ def time_training(
 def time_interleaved(
     pipelines: dict[str, Iterator[tuple[torch.Tensor, torch.Tensor]]],
     *,
+    settle: dict[str, Callable[[], None]] | None = None,
     model_config: ModelConfig,
     num_classes: int,
     setup: DeviceSetup,
@@ -236,8 +237,11 @@ def time_interleaved(
 
     Taking turns means a change in the machine's load (other processes) hits every pipeline
     alike, so their ratio stays meaningful on a shared machine. Each pipeline's clock covers
-    fetching its batch (loading and augmenting) and the training step.
+    fetching its batch (loading and augmenting) and the training step. ``settle[name]()`` is
+    called before a pipeline's clock stops: it waits for work that pipeline started in the
+    background (the next batch), so none of it runs on another pipeline's clock.
     """
+    settle = settle or {}
     trainers = {name: _Trainer(model_config, num_classes, setup) for name in pipelines}
     totals = {name: [0, 0, 0.0] for name in pipelines}
     for index in range(warmup + batches):
@@ -246,6 +250,8 @@ def time_interleaved(
             started = time.perf_counter()
             x_raw, y_raw = next(stream)
             count = trainers[name].step(x_raw, y_raw)
+            if name in settle:
+                settle[name]()
             _sync(setup)
             if index >= warmup:
                 total = totals[name]
@@ -323,6 +329,7 @@ def run_bench(
                 )
             )
     streams: dict[str, Iterator[tuple[torch.Tensor, torch.Tensor]]] = {}
+    settle: dict[str, Callable[[], None]] = {}
     if "workbench" in pipelines:
         loader = make_loader(
             data,
@@ -332,17 +339,23 @@ def run_bench(
             augment="builtin",
             seed=data_config.seed,
             device=setup.device,
+            channels_last=setup.channels_last,
         )
         loader.set_epoch(1)
         streams["workbench"] = _repeat(loader, total)
+        if loader.prefetch:
+            settle["workbench"] = loader.settle
     if "compute" in pipelines:
         generator = torch.Generator().manual_seed(0)
         x = torch.randn(batch_size, 3, size, size, generator=generator).to(setup.device)
+        if setup.channels_last:  # in the layout the workbench loader hands over
+            x = x.contiguous(memory_format=torch.channels_last)
         labels = torch.randint(0, data.num_classes, (batch_size,), generator=generator)
         y = torch.nn.functional.one_hot(labels, data.num_classes).float().to(setup.device)
         streams["compute"] = iter([(x, y)] * total)
     timings = time_interleaved(
         streams,
+        settle=settle,
         model_config=model_config,
         num_classes=data.num_classes,
         setup=setup,
@@ -350,8 +363,9 @@ def run_bench(
         warmup=warmup,
         progress=ticker("workbench + compute"),
     )
+    background = ", next batch on a thread" if "workbench" in settle else ""
     descriptions = {
-        "workbench": f"decode cache + batched augmentation on {setup.device.type}",
+        "workbench": f"decode cache + batched augmentation on {setup.device.type}{background}",
         "compute": "forward + backward on one in-memory batch",
     }
     for name, (n, images, seconds) in timings.items():

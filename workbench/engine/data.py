@@ -501,6 +501,8 @@ def make_loader(
     seed: int,
     device: torch.device,
     num_workers: int = 2,
+    channels_last: bool = False,
+    prefetch: bool | None = None,
 ) -> BatchLoader:
     """Batches of (x, y) for ``split``: see :class:`workbench.engine.loader.BatchLoader`."""
     from workbench.engine.loader import BatchLoader
@@ -514,6 +516,8 @@ def make_loader(
         seed=seed,
         device=device,
         num_workers=num_workers,
+        channels_last=channels_last,
+        prefetch=prefetch,
     )
 
 

@@ -6,12 +6,18 @@ augmented (batched tensor ops, per-image random parameters) and normalised there
 ``"albumentations"`` a torch DataLoader runs :class:`OneHotDataset` with a per-sample transform
 in worker processes. Either way, ``set_epoch(e)`` makes the order and the augmentation a pure
 function of (seed, epoch), so a resumed run reproduces an uninterrupted one.
+
+On the CPU the next batch is made on a background thread while the caller trains on this one
+(``prefetch``): the batched augmentation costs about 15 ms of a 200-400 ms training step, and
+overlapping it lifts the pipeline from about 92% to 96% of the model's own speed (``workbench
+bench``). The batches are the same either way: each is a pure function of (seed, epoch, index).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -96,6 +102,8 @@ class BatchLoader:
         seed: int,
         device: torch.device,
         num_workers: int = 2,
+        channels_last: bool = False,
+        prefetch: bool | None = None,
     ) -> None:
         if augment not in ("builtin", "albumentations", "none"):
             raise ValueError(f"augment must be builtin, albumentations or none, got {augment!r}")
@@ -107,6 +115,11 @@ class BatchLoader:
         self.seed = seed
         self.device = torch.device(device)
         self.num_workers = num_workers
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.prefetch = self.device.type == "cpu" if prefetch is None else prefetch
+        """Make the next batch on a background thread (default: on the CPU, where the
+        augmentation's time would otherwise add to the step's; elsewhere it is asynchronous)."""
+        self._pending: Future[Batch | None] | None = None
         self.epoch = 0
         self.indices = data.subset_indices(split)
         self.mean = torch.tensor(data.mean, dtype=torch.float32, device=self.device).view(
@@ -144,6 +157,26 @@ class BatchLoader:
             yield from self._iter_tensors()
 
     def _iter_tensors(self) -> Iterator[Batch]:
+        batches = self._tensor_batches()
+        if not self.prefetch:
+            yield from batches
+            return
+        with ThreadPoolExecutor(1, thread_name_prefix="workbench-prefetch") as pool:
+            try:
+                self._pending = pool.submit(next, batches, None)
+                while (batch := self._pending.result()) is not None:
+                    self._pending = pool.submit(next, batches, None)
+                    yield batch
+            finally:  # also when the caller stops early: the pool waits for the last batch
+                self._pending = None
+
+    def settle(self) -> None:
+        """Wait until the batch being made in the background is done (for fair timing)."""
+        pending = self._pending
+        if pending is not None:
+            pending.result()
+
+    def _tensor_batches(self) -> Iterator[Batch]:
         if self._images is None or self._labels is None:
             # The split's uint8 images move to the device once (2100 x 3 x 128 x 128 = 100 MB).
             self._images = self.data.images[self.indices].to(self.device)
@@ -159,6 +192,7 @@ class BatchLoader:
                 )
                 x, _ = self._batch_augment(x, generator)
             x = x.sub_(self.mean).div_(self.std)  # x is always a fresh tensor here
+            x = x.contiguous(memory_format=self.memory_format)
             yield x, one_hot(self._labels[take], classes)
 
     def _iter_workers(self) -> Iterator[Batch]:

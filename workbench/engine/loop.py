@@ -401,6 +401,7 @@ def _build(
             seed=config.data.seed,
             device=setup.device,
             num_workers=train.num_workers,
+            channels_last=setup.channels_last,
         )
         for split in ("train", "val")
     }
