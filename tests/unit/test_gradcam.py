@@ -64,3 +64,34 @@ def test_keeps_training_mode_and_parameter_grads() -> None:
 def test_refuses_models_without_convolutions() -> None:
     with pytest.raises(ValueError, match="Conv2d"):
         last_conv_layer(nn.Linear(2, 2))
+
+
+@pytest.mark.parametrize(
+    ("stem", "residual", "squeeze_excite"),
+    [(0, False, False), (4, True, False), (4, True, True), (0, False, True)],
+)
+def test_classifier_maps_come_from_its_last_spatial_stage(
+    stem: int, residual: bool, squeeze_excite: bool
+) -> None:
+    """For every architecture the layer is the last stage's output before its pool: never a
+    shortcut projection or a gate's 1x1 conv on a 1x1 map (whose map would be flat)."""
+    from workbench.config import ModelConfig
+    from workbench.engine.gradcam import cam_layer
+    from workbench.engine.model import build_model
+
+    config = ModelConfig(
+        widths=(4, 8), convs_per_stage=2, stem=stem, residual=residual,
+        squeeze_excite=squeeze_excite,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = build_model(config, 3).eval()
+    layer = cam_layer(model)
+    seen: list[tuple[int, ...]] = []
+    handle = layer.register_forward_hook(lambda _m, _i, out: seen.append(tuple(out.shape)))
+    model(torch.randn(1, 3, 32, 32))
+    handle.remove()
+    side = 32 // (2 if stem else 1) // 2  # the last stage works at this size before its pool
+    assert seen == [(1, 8, side, side)]
+    image = torch.randn(1, 3, 32, 32)
+    cam = grad_cam(model, image, [1])
+    assert cam.shape == (1, 32, 32) and float(cam.max()) > float(cam.min())

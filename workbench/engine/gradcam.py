@@ -15,6 +15,17 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def cam_layer(model: nn.Module) -> nn.Module:
+    """The layer Grad-CAM reads: the model's own choice (a ``cam_layer()`` method), else its
+    last ``nn.Conv2d``. A residual network needs the choice: its last registered conv may be a
+    shortcut projection, and a squeeze-excite gate's 1x1 convs see no space at all."""
+    choose = getattr(model, "cam_layer", None)
+    if callable(choose):
+        layer: nn.Module = choose()
+        return layer
+    return last_conv_layer(model)
+
+
 def last_conv_layer(model: nn.Module) -> nn.Module:
     """The model's last ``nn.Conv2d`` in registration order: the usual Grad-CAM layer."""
     convs = [module for module in model.modules() if isinstance(module, nn.Conv2d)]
@@ -39,7 +50,7 @@ def grad_cam(
         raise ValueError(f"images must be (B, 3, H, W), got shape {tuple(images.shape)}")
     if len(targets) != images.shape[0]:
         raise ValueError(f"{len(targets)} targets for {images.shape[0]} images")
-    layer = layer if layer is not None else last_conv_layer(model)
+    layer = layer if layer is not None else cam_layer(model)
     captured: list[torch.Tensor] = []
     handle = layer.register_forward_hook(lambda _m, _i, output: captured.append(output))
     was_training = model.training
