@@ -58,25 +58,32 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The CNN: stages of conv/BN/ReLU blocks, each stage ending in a 2x2 max pool.
+    """The CNN: an optional stride-2 stem conv, then stages of 3x3 conv/BN/ReLU blocks (plain,
+    or one residual unit per stage), each ending in a 2x2 max pool; then global average
+    pooling, dropout and one linear layer.
 
-    The default (six stages of two blocks, 8 to 256 channels: 12 conv layers, 1.18 M
-    parameters, 84 M multiply-adds per 128 px image) is sized so that 30 epochs on the 2100
-    training images of the course's data set take minutes, not hours, on a 2-core CPU (about
-    20 s an epoch). On the validation split it beat five stages of one block (16-256) of the
-    same cost, 82.3% against 81.3%, and a 1.7x wider one, 80.0% (30 epochs each, 128 px).
+    The default (a 32-channel stem, five residual stages of two convs, 32 to 256 channels:
+    2.41 M parameters, 274 M multiply-adds per 128 px image) was chosen on the validation split
+    of the course's data set, 30 epochs at 128 px each, bf16 on a 2-core CPU (about 14 s an
+    epoch): best val accuracy 88.0%, against 82.3% for the earlier default (six plain stages
+    of 8 to 256 channels, no stem). Three convs per stage (89.0%, 1.6x the time), a 512-channel
+    last stage (88.7%), batch 32 (88.0%), squeeze-excite gates (86.3%) and SGD at lr 0.1
+    (80.7%) did no better: on 300 images one standard deviation is about 1.9 points.
     """
 
-    widths: tuple[int, ...] = (8, 16, 32, 64, 128, 256)
+    widths: tuple[int, ...] = (32, 64, 128, 256, 256)
     """Output channels of each stage; the number of stages is len(widths)."""
     convs_per_stage: int = 2
     """3x3 conv/BN/ReLU blocks in each stage before its max pool."""
     dropout: float = 0.2
     """Dropout before the final linear layer."""
-    stem: int = 0
-    """Channels of a stride-2 3x3 conv before the stages (0: none)."""
-    residual: bool = False
+    stem: int = 32
+    """Channels of a stride-2 3x3 conv before the stages (0: none). It halves the resolution
+    at once, so the stages can afford 4x the channels of a network without it."""
+    residual: bool = True
     """Wrap each stage's convs in one residual unit (1x1 projection where widths change)."""
+    squeeze_excite: bool = False
+    """A squeeze-and-excitation gate at the end of each stage (channel weights from a sigmoid)."""
 
     def validate(self) -> None:
         if not 0 <= self.stem <= 1024:
@@ -157,6 +164,15 @@ class TrainConfig:
             raise ConfigError("device", f"must be {DEVICES_HELP}; got {dev!r}")
 
 
+MODEL_FIELDS_BEFORE_THEY_EXISTED: dict[str, Any] = {
+    "stem": 0,
+    "residual": False,
+    "squeeze_excite": False,
+}
+"""What a config.json written before these model fields existed meant by leaving them out: its
+checkpoints hold a plain network, which today's defaults would no longer rebuild."""
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that defines one training run."""
@@ -184,6 +200,8 @@ class RunConfig:
         model_raw = dict(raw.get("model", {}))
         if "widths" in model_raw:
             model_raw["widths"] = tuple(model_raw["widths"])
+            for name, value in MODEL_FIELDS_BEFORE_THEY_EXISTED.items():
+                model_raw.setdefault(name, value)
         return cls(
             data=_build(DataConfig, raw.get("data", {}), "data"),
             model=_build(ModelConfig, model_raw, "model"),

@@ -58,6 +58,7 @@ def train_argv(config: RunConfig, run_dir: Path, *, resume: bool = False) -> lis
         "--convs-per-stage", str(model.convs_per_stage),
         "--stem", str(model.stem),
         "--residual" if model.residual else "--no-residual",
+        "--squeeze-excite" if model.squeeze_excite else "--no-squeeze-excite",
         "--dropout", repr(model.dropout),
     ]  # fmt: skip
     return argv

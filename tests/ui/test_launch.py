@@ -20,6 +20,7 @@ def test_train_argv_parses_to_the_form_values(tmp_path: Path) -> None:
             dropout=0.35,
             stem=4,
             residual=not ModelConfig().residual,
+            squeeze_excite=not ModelConfig().squeeze_excite,
         ),
         train=TrainConfig(
             epochs=3, batch_size=16, lr=3e-4, optimizer="sgd", schedule="onecycle",

@@ -41,3 +41,15 @@ def test_cuda_index_device_is_accepted() -> None:
 def test_unknown_keys_are_refused_by_name() -> None:
     with pytest.raises(ConfigError, match="bogus"):
         RunConfig.from_dict({"train": {"bogus": 1}})
+
+
+def test_a_config_written_before_the_newer_model_fields_means_a_plain_network() -> None:
+    from workbench.config import MODEL_FIELDS_BEFORE_THEY_EXISTED
+
+    saved = RunConfig().to_dict()
+    for name in MODEL_FIELDS_BEFORE_THEY_EXISTED:
+        del saved["model"][name]
+    model = RunConfig.from_dict(saved).model
+    assert (model.stem, model.residual, model.squeeze_excite) == (0, False, False)
+    # A config that names them keeps its own values.
+    assert RunConfig.from_dict(RunConfig().to_dict()) == RunConfig()

@@ -27,8 +27,11 @@ def test_default_model_works_at_every_size() -> None:
         assert model(torch.zeros(1, 3, size, size)).shape == (1, 3)
 
 
+PLAIN = {"stem": 0, "residual": False}
+
+
 def test_structure_is_conv_bn_relu_maxpool_stages() -> None:
-    model = build_model(ModelConfig(widths=(4, 8), convs_per_stage=2), 3)
+    model = build_model(ModelConfig(widths=(4, 8), convs_per_stage=2, **PLAIN), 3)
     kinds = [type(m).__name__ for m in model.features.modules() if not list(m.children())]
     assert kinds == ["Conv2d", "BatchNorm2d", "ReLU"] * 2 + ["MaxPool2d"] + [
         "Conv2d",
@@ -39,7 +42,7 @@ def test_structure_is_conv_bn_relu_maxpool_stages() -> None:
 
 
 def test_summary_counts_parameters_shapes_and_mult_adds() -> None:
-    model = build_model(ModelConfig(widths=(4,), convs_per_stage=1, dropout=0.0), 2)
+    model = build_model(ModelConfig(widths=(4,), convs_per_stage=1, dropout=0.0, **PLAIN), 2)
     summary = summarize(model, 64)
     assert summary.total_params == sum(p.numel() for p in model.parameters())
     by_kind = {layer.kind: layer for layer in summary.layers}
@@ -69,7 +72,7 @@ def test_stem_and_residual_stages_work_at_every_size(size: int) -> None:
 
 
 def test_stem_halves_the_resolution_before_the_stages() -> None:
-    model = build_model(ModelConfig(widths=(4,), convs_per_stage=1, stem=6), 2)
+    model = build_model(ModelConfig(widths=(4,), convs_per_stage=1, stem=6, residual=False), 2)
     layers = summarize(model, 64).layers
     assert (layers[0].kind, layers[0].output_shape) == ("Conv2d", (6, 32, 32))
     assert layers[3].output_shape == (4, 32, 32)  # the first stage's conv, still at 32 px
@@ -93,7 +96,30 @@ def test_residual_unit_projects_when_the_width_changes() -> None:
     unit = ResidualUnit(4, 8, 2)
     assert isinstance(unit.shortcut[0], torch.nn.Conv2d)
     assert unit(torch.randn(1, 4, 6, 6)).shape == (1, 8, 6, 6)
-    plain = build_model(ModelConfig(widths=(4, 8), convs_per_stage=2), 3)
-    residual = build_model(ModelConfig(widths=(4, 8), convs_per_stage=2, residual=True), 3)
+    plain = build_model(ModelConfig(widths=(4, 8), convs_per_stage=2, **PLAIN), 3)
+    residual = build_model(ModelConfig(widths=(4, 8), convs_per_stage=2, stem=0), 3)
     conv_count = sum(isinstance(m, torch.nn.Conv2d) for m in residual.modules())
     assert conv_count == sum(isinstance(m, torch.nn.Conv2d) for m in plain.modules()) + 2
+
+
+def test_squeeze_excite_rescales_each_channel_by_its_gate() -> None:
+    from workbench.engine.model import SqueezeExcite
+
+    torch.manual_seed(1)
+    se = SqueezeExcite(8)
+    x = torch.randn(2, 8, 5, 5)
+    # By hand: mean over the map, two dense layers (the 1x1 convs' weights), sigmoid.
+    pooled = x.mean(dim=(2, 3))
+    w1, b1 = se.squeeze.weight.flatten(1), se.squeeze.bias
+    w2, b2 = se.excite.weight.flatten(1), se.excite.bias
+    gate = torch.sigmoid(torch.relu(pooled @ w1.T + b1) @ w2.T + b2)
+    torch.testing.assert_close(se(x), x * gate[:, :, None, None])
+    assert ((gate > 0) & (gate < 1)).all()
+
+
+def test_squeeze_excite_is_one_gate_per_stage() -> None:
+    config = ModelConfig(widths=(4, 8, 8), convs_per_stage=2, squeeze_excite=True, **PLAIN)
+    model = build_model(config, 3)
+    gates = [m for m in model.modules() if isinstance(m, torch.nn.Sigmoid)]
+    assert len(gates) == 3
+    assert model(torch.randn(2, 3, 64, 64)).shape == (2, 3)

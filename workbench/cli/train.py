@@ -160,6 +160,12 @@ def add_run_options(parser: argparse.ArgumentParser, *, resumable: bool = False)
         default=m.residual,
         help="each stage's convs as one residual unit (skip connection)",
     )
+    model.add_argument(
+        "--squeeze-excite",
+        action=argparse.BooleanOptionalAction,
+        default=m.squeeze_excite,
+        help="a squeeze-and-excitation channel gate after each stage's convs",
+    )
     model.add_argument("--dropout", type=float, default=m.dropout, help="dropout before the head")
 
 
@@ -204,6 +210,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             dropout=args.dropout,
             stem=args.stem,
             residual=args.residual,
+            squeeze_excite=args.squeeze_excite,
         ),
         train=TrainConfig(
             epochs=args.epochs,

@@ -1,7 +1,9 @@
 """The CNN of Q3, built from scratch from a :class:`~workbench.config.ModelConfig`.
 
-Stages of ``convs_per_stage`` 3x3 conv/BN/ReLU blocks, each stage closed by a 2x2 max pool,
-then global average pooling, dropout and one linear layer to C logits. ``predict_proba`` applies
+An optional stride-2 stem conv, then stages of ``convs_per_stage`` 3x3 conv/BN/ReLU blocks
+(plain, or one :class:`ResidualUnit` per stage whose skip connection gives the gradient a short
+path; optionally a :class:`SqueezeExcite` gate), each stage closed by a 2x2 max pool, then
+global average pooling, dropout and one linear layer to C logits. ``predict_proba`` applies
 the softmax; losses take the logits (numerically safer) and apply what each needs. No
 pre-trained weights anywhere: every parameter starts from PyTorch's (Kaiming) initialisation.
 
@@ -28,6 +30,25 @@ class ConvBlock(nn.Sequential):
             nn.BatchNorm2d(out_channels),
             nn.ReLU(inplace=True),
         )
+
+
+class SqueezeExcite(nn.Module):
+    """Channel attention (Hu et al. 2018): global average pool, a bottleneck MLP, and a sigmoid
+    gate in (0, 1) per channel that rescales the feature maps. The sigmoid has a job here: each
+    channel's weight is an independent "how much of this feature" switch."""
+
+    def __init__(self, channels: int, reduction: int = 4) -> None:
+        super().__init__()
+        hidden = max(4, channels // reduction)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.squeeze = nn.Conv2d(channels, hidden, 1)
+        self.relu = nn.ReLU(inplace=True)
+        self.excite = nn.Conv2d(hidden, channels, 1)
+        self.gate = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weights = self.gate(self.excite(self.relu(self.squeeze(self.pool(x)))))
+        return x * weights
 
 
 class ResidualUnit(nn.Module):
@@ -85,6 +106,8 @@ class Classifier(nn.Module):
             for _ in range(0 if config.residual else config.convs_per_stage):
                 blocks.append(ConvBlock(channels, width))
                 channels = width
+            if config.squeeze_excite:
+                blocks.append(SqueezeExcite(width))
             blocks.append(nn.MaxPool2d(kernel_size=2))
             stages.append(nn.Sequential(*blocks))
         self.features = nn.Sequential(*stages)
@@ -109,6 +132,14 @@ class Classifier(nn.Module):
         x = self.features(x)
         x = torch.flatten(self.pool(x), 1)
         return self.head(self.dropout(x))
+
+    def cam_layer(self) -> nn.Module:
+        """The last stage's output before its pool (a conv block, residual unit or gate): the
+        latest activation that still has space, which Grad-CAM reads."""
+        last_stage = self.features[-1]
+        assert isinstance(last_stage, nn.Sequential) and isinstance(last_stage[-1], nn.MaxPool2d)
+        layer: nn.Module = last_stage[-2]
+        return layer
 
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
         """Class probabilities (softmax of the logits), shape (B, C); rows sum to 1."""
