@@ -21,8 +21,11 @@ DESCRIPTION = """\
 Train the default model for a fixed number of batches three ways and print images per
 second for each: (1) the notebook pipeline (torchvision ImageFolder, PIL decode of every
 JPEG every epoch, per-sample albumentations in DataLoader workers), (2) the workbench
-pipeline (decode cache + batched augmentation on the device), (3) the model's forward and
-backward pass alone on a batch already in memory. Then the ratios (2)/(1) and (2)/(3).
+pipeline (decode cache + batched augmentation on the device; on a CPU the next batch is made
+on a background thread), (3) the model's forward and backward pass alone on a batch already
+in memory. Then the ratios (2)/(1) and (2)/(3). All three train the same model with the same
+precision and memory format (what `workbench train` would use here), so the ratios measure
+the input pipelines alone.
 """
 
 
