@@ -275,6 +275,9 @@ plots (two at a time).
             f"{summary.mult_adds / 1e6:.0f} M mult-adds/image",
             f"input 3×{image_size}×{image_size}, {num_classes} classes",
         ]
+        if model.stem:  # its conv, BN and ReLU come first; the ReLU's output is the stem's
+            stem = next(layer for layer in summary.layers if layer.kind == "ReLU")
+            lines.append(f"stem    → {'×'.join(map(str, stem.output_shape))}")
         stage = 0
         for layer in summary.layers:
             shape = "×".join(str(d) for d in layer.output_shape)
