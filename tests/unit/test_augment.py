@@ -135,3 +135,34 @@ def test_sampling_grid_equals_affine_grid() -> None:
     theta = torch.randn(5, 2, 3, generator=torch.Generator().manual_seed(0))
     expected = F.affine_grid(theta, [5, 3, 20, 33], align_corners=False)
     assert torch.allclose(_sampling_grid(theta, 20, 33), expected, atol=1e-6)
+
+
+def test_colour_jitter_equals_the_textbook_formula() -> None:
+    """brightness, then contrast about the mean luma, then saturation about each pixel's luma,
+    clamped to 0..1 after each: written out plainly here as the oracle."""
+    from workbench.engine.augment import _colour_jitter
+
+    def luma(x: torch.Tensor) -> torch.Tensor:
+        return (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
+
+    torch.manual_seed(0)
+    x = torch.rand(6, 3, 20, 17)
+    b, c, s = (0.5 + torch.rand(6, dtype=torch.float64) for _ in range(3))
+    view = (-1, 1, 1, 1)
+    expected = (x * b.float().view(view)).clamp(0, 1)
+    mean = luma(expected).mean(dim=(2, 3), keepdim=True)
+    expected = ((expected - mean) * c.float().view(view) + mean).clamp(0, 1)
+    gray = luma(expected)
+    expected = ((expected - gray) * s.float().view(view) + gray).clamp(0, 1)
+    original = x.clone()
+    torch.testing.assert_close(_colour_jitter(x, b, c, s), expected, atol=1e-6, rtol=0)
+    assert torch.equal(x, original)  # the input is left alone
+
+
+def test_cutout_alone_leaves_the_input_tensor_alone() -> None:
+    cutout = BatchAugment(crop_p=0, flip_p=0, affine_p=0, jitter_p=0, cutout_p=1)
+    x = _batch(3)
+    original = x.clone()
+    out, _ = cutout(x, torch.Generator().manual_seed(0))
+    assert torch.equal(x, original)
+    assert (out == 0).all(dim=1).any()  # a hole was cut in the copy

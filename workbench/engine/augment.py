@@ -123,6 +123,8 @@ class BatchAugment:
         if bool(on["jitter"].any()):
             out = _colour_jitter(out, bright, contrast, saturation)
         if bool(on["cutout"].any()):
+            if out is images:  # never write into the caller's tensor
+                out = images.clone()
             out = _cutout(out, on["cutout"], cut_x, cut_y, cut_w, cut_h)
         records = None
         if record:
@@ -198,11 +200,13 @@ def _colour_jitter(
     c = contrast.to(x.device, x.dtype).view(view)
     s = saturation.to(x.device, x.dtype).view(view)
     # In-place after the first op: each full-batch temporary costs as much as the arithmetic.
+    # Blends are written c*x + (1-c)*mean: one multiply and one add over the batch, the
+    # (1-c)*mean term being per image (contrast) or per pixel (saturation) only.
     x = (x * b).clamp_(0, 1)
     mean = _gray(x).mean(dim=(2, 3), keepdim=True)
-    x.sub_(mean).mul_(c).add_(mean).clamp_(0, 1)
-    gray = _gray(x)
-    return x.sub_(gray).mul_(s).add_(gray).clamp_(0, 1)
+    x.mul_(c).add_(mean * (1 - c)).clamp_(0, 1)
+    gray = _gray(x).mul_(1 - s)
+    return x.mul_(s).add_(gray).clamp_(0, 1)
 
 
 def _cutout(
@@ -224,7 +228,7 @@ def _cutout(
     w, h = w.to(device, torch.float32).view(-1, 1, 1), h.to(device, torch.float32).view(-1, 1, 1)
     inside = ((xs.view(1, 1, -1) - cx).abs() < w / 2) & ((ys.view(1, -1, 1) - cy).abs() < h / 2)
     inside &= on.to(device).view(-1, 1, 1)
-    return x.masked_fill(inside.unsqueeze(1), 0.0)
+    return x.masked_fill_(inside.unsqueeze(1), 0.0)  # x is the augmentation's own tensor
 
 
 def _records(on: dict[str, torch.Tensor], *values: torch.Tensor) -> list[Record]:
