@@ -46,9 +46,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.cli.train import passive_openmp
+    from workbench.cli.tuning import prepare_training_process
 
-    passive_openmp()  # the same threading as `workbench train`, before torch is imported
+    prepare_training_process()  # the same process settings as `workbench train`
     # torch, torchvision and albumentations cost a few seconds to import; only bench pays.
     from workbench.config import TrainConfig
     from workbench.engine.bench import run_bench

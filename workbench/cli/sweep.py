@@ -62,6 +62,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from workbench.cli.tuning import prepare_training_process
+
+    prepare_training_process()  # before torch is imported: the same settings as `train`
     # torch and the engine cost 1-2 s to import; only this command pays for them.
     from workbench.cli.export import EXPORTS_ROOT, check_writable
     from workbench.cli.train import TrainDisplay

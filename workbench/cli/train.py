@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,16 +56,6 @@ stopped, with the run's own config.json. A second Ctrl-C aborts at once.
 
 EXIT_STOPPED = 130
 EXIT_FAILED = 1
-
-
-def passive_openmp() -> None:
-    """Let idle OpenMP threads sleep instead of spinning (set before torch is imported).
-
-    On a small shared CPU (2 cores, other processes busy) spinning threads steal each other's
-    time slices: measured here, passive waiting doubled training throughput under load and
-    costs little otherwise. An OMP_WAIT_POLICY already in the environment wins.
-    """
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -269,7 +258,9 @@ def _resume_config(args: argparse.Namespace, run_dir: Path) -> RunConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    passive_openmp()
+    from workbench.cli.tuning import prepare_training_process
+
+    prepare_training_process()
     # torch and the engine cost about 1-2 s to import; only this command pays for them.
     from workbench.engine.data import prepare_data
     from workbench.engine.loop import StopFlag, fit, handle_signals
