@@ -8,9 +8,10 @@ in worker processes. Either way, ``set_epoch(e)`` makes the order and the augmen
 function of (seed, epoch), so a resumed run reproduces an uninterrupted one.
 
 On the CPU the next batch is made on a background thread while the caller trains on this one
-(``prefetch``): the batched augmentation costs about 15 ms of a 200-400 ms training step, and
-overlapping it lifts the pipeline from about 92% to 96% of the model's own speed (``workbench
-bench``). The batches are the same either way: each is a pure function of (seed, epoch, index).
+(``prefetch``): the batched augmentation costs about 20 ms of a 200-400 ms training step, and
+the overlap hides it as far as the cores have idle time (``workbench bench``: the pipeline at
+93-95% of the model's own speed on 2 cores). The batches are the same either way: each is a
+pure function of (seed, epoch, index).
 """
 
 from __future__ import annotations
