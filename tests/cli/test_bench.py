@@ -75,7 +75,7 @@ def test_background_work_is_timed_on_its_own_pipeline() -> None:
     timings = time_interleaved(
         {"prefetching": iter([batch] * 4), "plain": iter([batch] * 4)},
         settle={"prefetching": slow_settle},
-        model_config=ModelConfig(widths=(4,), convs_per_stage=1),
+        model_config=ModelConfig(widths=(4,), convs_per_stage=1, stem=4),
         num_classes=2,
         setup=setup_device("cpu", amp=False),
         batches=3,

@@ -15,7 +15,8 @@ import pytest
 from workbench.__main__ import main
 from workbench.engine.runs import open_run
 
-TINY = ["--image-size", "64", "--widths", "4,8", "--batch-size", "8", "--num-workers", "0"]
+TINY = ["--image-size", "64", "--stem", "4", "--widths", "4,8", "--batch-size", "8"]
+TINY += ["--num-workers", "0"]
 
 
 def _train(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:

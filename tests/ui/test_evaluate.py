@@ -30,7 +30,7 @@ def tiny_run(tiny_images: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
         data=DataConfig(
             data=str(tiny_images), image_size=64, cache_dir=str(root / "cache"), augment="none"
         ),
-        model=ModelConfig(widths=(8, 16), convs_per_stage=1, dropout=0.0),
+        model=ModelConfig(widths=(8, 16), convs_per_stage=1, dropout=0.0, stem=8),
         train=TrainConfig(
             epochs=2, batch_size=8, lr=3e-3, device="cpu", num_workers=0, warmup_epochs=1
         ),

@@ -101,7 +101,7 @@ async def test_attach_to_run_written_by_the_cli(
     run_dir = runs_root / "from-cli"
     argv = [sys.executable, "-m", "workbench", "train", "--data", str(tiny_images),
             "--cache-dir", str(tmp_path / "cache"), "--image-size", "64", "--epochs", "2",
-            "--batch-size", "8", "--widths", "8,16", "--device", "cpu",
+            "--batch-size", "8", "--stem", "8", "--widths", "8,16", "--device", "cpu",
             "--run-dir", str(run_dir)]  # fmt: skip
     subprocess.run(argv, check=True, capture_output=True)
     app = make_app(start_mode="train")

@@ -61,7 +61,7 @@ def tiny_run_config(data_dir: Path, cache_dir: Path, **train: object) -> RunConf
     options.update(train)
     return RunConfig(
         data=DataConfig(data=str(data_dir), image_size=64, cache_dir=str(cache_dir)),
-        model=ModelConfig(widths=(8, 16), dropout=0.0),
+        model=ModelConfig(widths=(8, 16), dropout=0.0, stem=8),
         train=TrainConfig(**options),  # type: ignore[arg-type]
     ).validate()
 

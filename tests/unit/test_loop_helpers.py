@@ -35,7 +35,7 @@ def tiny_data(per_class: int = 10, size: int = 64, seed: int = 0) -> PreparedDat
 
 
 def tiny_config(**train: object) -> RunConfig:
-    """A 2-stage, 8/16-channel model trained a few epochs on the CPU."""
+    """An 8-channel stem and two residual 8/16-channel stages, a few epochs on the CPU."""
     options: dict[str, object] = {
         "epochs": 3,
         "batch_size": 8,
@@ -47,6 +47,6 @@ def tiny_config(**train: object) -> RunConfig:
     options.update(train)
     return RunConfig(
         data=DataConfig(image_size=64, augment="builtin"),
-        model=ModelConfig(widths=(8, 16), convs_per_stage=1, dropout=0.2),
+        model=ModelConfig(widths=(8, 16), convs_per_stage=1, dropout=0.2, stem=8),
         train=TrainConfig(**options),  # type: ignore[arg-type]
     ).validate()

@@ -97,7 +97,7 @@ def test_residual_unit_projects_when_the_width_changes() -> None:
     assert isinstance(unit.shortcut[0], torch.nn.Conv2d)
     assert unit(torch.randn(1, 4, 6, 6)).shape == (1, 8, 6, 6)
     plain = build_model(ModelConfig(widths=(4, 8), convs_per_stage=2, **PLAIN), 3)
-    residual = build_model(ModelConfig(widths=(4, 8), convs_per_stage=2, stem=0), 3)
+    residual = build_model(ModelConfig(widths=(4, 8), convs_per_stage=2, stem=0, residual=True), 3)
     conv_count = sum(isinstance(m, torch.nn.Conv2d) for m in residual.modules())
     assert conv_count == sum(isinstance(m, torch.nn.Conv2d) for m in plain.modules()) + 2
 

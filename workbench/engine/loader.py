@@ -123,12 +123,10 @@ class BatchLoader:
         self._pending: Future[Batch | None] | None = None
         self.epoch = 0
         self.indices = data.subset_indices(split)
-        self.mean = torch.tensor(data.mean, dtype=torch.float32, device=self.device).view(
-            1, 3, 1, 1
-        )
-        self.std = torch.tensor(data.std, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
-        self.scale = 1 / self.std
-        self.shift = -self.mean / self.std
+        mean = torch.tensor(data.mean, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        std = torch.tensor(data.std, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        self._scale, self._shift = 1 / std, -mean / std
+        """(x - mean) / std as x * scale + shift: one fused multiply-add per batch."""
         self._images: torch.Tensor | None = None
         self._labels: torch.Tensor | None = None
         self._batch_augment = BatchAugment() if augment == "builtin" else None
@@ -197,7 +195,7 @@ class BatchLoader:
             # (x - mean) / std as x * (1/std) - mean/std, written straight in the model's
             # memory format: one pass instead of three (subtract, divide, relayout).
             out = torch.empty_like(x, memory_format=self.memory_format)
-            torch.addcmul(self.shift, x, self.scale, out=out)
+            torch.addcmul(self._shift, x, self._scale, out=out)
             yield out, one_hot(self._labels[take], classes)
 
     def _iter_workers(self) -> Iterator[Batch]:
