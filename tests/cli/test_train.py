@@ -142,3 +142,19 @@ def test_short_runs_need_no_warmup_option_but_an_explicit_one_is_checked() -> No
     assert config_from_args(parser.parse_args(["train"])).train.warmup_epochs == 2
     with pytest.raises(UsageError, match="--warmup-epochs"):
         config_from_args(parser.parse_args(["train", "--epochs", "1", "--warmup-epochs", "3"]))
+
+
+def test_help_says_the_default_of_each_on_off_pair_but_not_of_a_plain_flag(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import re
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    # One chunk per option's entry: "--residual, --no-residual each stage's ... (default: True)".
+    chunks = re.split(r" (?=--(?!no-)[a-z])", text)
+    entries = {chunk.split()[0].rstrip(","): chunk for chunk in chunks}
+    assert entries["--residual"].endswith("(default: True)")
+    assert entries["--squeeze-excite"].endswith("(default: False)")
+    assert "default" not in entries["--deterministic"]

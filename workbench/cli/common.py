@@ -34,7 +34,9 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
         default = action.default
-        hidden = default is None or default is False or default == argparse.SUPPRESS
+        # A plain flag's False is implied by the flag; a --x/--no-x pair needs its default said.
+        plain_flag = default is False and not isinstance(action, argparse.BooleanOptionalAction)
+        hidden = default is None or plain_flag or default == argparse.SUPPRESS
         shows_default = "default" in text or hidden
         if shows_default or not action.option_strings:
             return text
