@@ -26,11 +26,11 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(BIN)/workbench $(if $(DATA),--data $(DATA))
 
-## test: lint, format check, type check of the engine, and the whole test suite
+## test: lint, format check, type check, and the whole test suite
 test: install-test
 	$(BIN)/ruff check workbench tests benchmarks
 	$(BIN)/ruff format --check workbench tests benchmarks
-	$(BIN)/mypy workbench/engine
+	$(BIN)/mypy workbench
 	$(BIN)/python -m pytest
 
 bench: install

@@ -30,7 +30,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "autograd", help=HELP, description=DESCRIPTION, formatter_class=HelpFormatter
     )
     # Let values such as "-1,1,-1,0" through as arguments instead of unknown options.
-    parser._negative_number_matcher = re.compile(r"^-\.?\d")  # type: ignore[attr-defined]
+    parser._negative_number_matcher = re.compile(r"^-\.?\d")
     parser.add_argument("--x", default="0.1,0,0.2,1", help="x, 1 to 8 comma-separated numbers")
     parser.add_argument("--z", default="-1,1,-1,0", help="z, as many numbers as x")
     parser.add_argument(
@@ -122,9 +122,9 @@ def render(trace: AutogradTrace) -> None:
     forward = Table(title="Forward pass", title_justify="left", show_lines=False)
     for column in ("#", "node", "kind", "equation", "value"):
         forward.add_column(column)
-    for step in trace.forward:
+    for node in trace.forward:
         forward.add_row(
-            str(step.index), Text(step.name), step.kind, Text(step.equation), _vec(step.value, 6)
+            str(node.index), Text(node.name), node.kind, Text(node.equation), _vec(node.value, 6)
         )
     console.print(forward)
 
