@@ -8,6 +8,7 @@ from textual.widgets import Input, RichLog, Static
 
 from tests.ui.helpers import settle
 from tests.ui.rundirs import write_run
+from workbench.config import ModelConfig
 from workbench.screens.train import TrainScreen, form_errors
 from workbench.widgets.plots import MetricPlot
 
@@ -23,7 +24,8 @@ def test_form_errors_marks_every_bad_field() -> None:
     values = {
         "image_size": 128, "epochs": "zero", "batch_size": "0", "lr": "-1", "optimizer": "adamw",
         "schedule": "cosine", "loss": "ce", "augment": "builtin", "seed": "42", "device": "tpu",
-        "widths": "8,16", "convs_per_stage": "1",
+        "widths": "8,16", "convs_per_stage": "1", "stem": "4", "residual": "off",
+        "squeeze_excite": "on", "dropout": "0.3",
     }  # fmt: skip
     config, errors = form_errors(values, None, None)
     assert config is None
@@ -32,9 +34,16 @@ def test_form_errors_marks_every_bad_field() -> None:
     config, errors = form_errors(values, None, None)
     assert errors == {}
     assert config is not None and config.train.epochs == 2
-    assert config.model.widths == (8, 16)
-    values.update(widths="8,x", convs_per_stage="9")
-    assert set(form_errors(values, None, None)[1]) == {"widths", "convs_per_stage"}
+    assert config.model == ModelConfig(
+        widths=(8, 16), convs_per_stage=1, stem=4, residual=False, squeeze_excite=True, dropout=0.3
+    )
+    values.update(widths="8,x", convs_per_stage="9", stem="-1", dropout="1.5")
+    assert set(form_errors(values, None, None)[1]) == {
+        "widths",
+        "convs_per_stage",
+        "stem",
+        "dropout",
+    }
 
 
 async def test_bad_values_refuse_start(make_app, runs_root: Path) -> None:  # type: ignore[no-untyped-def]
@@ -65,6 +74,29 @@ async def test_model_summary_follows_image_size(make_app) -> None:  # type: igno
         await pilot.pause()
         await settle(pilot)
         assert "3×64×64" in str(screen.query_one("#model-summary", Static).render())
+
+
+async def test_model_switches_reach_the_config_and_the_summary(make_app) -> None:  # type: ignore[no-untyped-def]
+    """The form's default is the CLI's default model; turning the residual units off gives the
+    plain network, with the parameter count the engine reports for it."""
+    from textual.widgets import Select
+
+    from workbench.engine.model import build_model, summarize
+
+    app = make_app(start_mode="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _ready(app, pilot)
+        assert screen.config is not None and screen.config.model == ModelConfig()
+        screen.query_one("#f-residual", Select).value = "off"
+        screen.query_one("#f-stem", Input).value = "0"
+        await pilot.pause()
+        await settle(pilot)
+        plain = ModelConfig(residual=False, stem=0)
+        assert screen.config is not None and screen.config.model == plain
+        params = summarize(build_model(plain, 3), 128).total_params
+        text = str(screen.query_one("#model-summary", Static).render())
+        assert f"{params / 1e6:.2f} M parameters" in text
+        assert "stem" not in text
 
 
 async def test_finished_run_shows_full_curves(make_app, runs_root: Path) -> None:  # type: ignore[no-untyped-def]

@@ -41,7 +41,11 @@ from workbench.widgets.status import Line
 POLL_SECONDS = 0.5
 BATCH_PLOT_SECONDS = 2.0
 
-# field id -> (config section, attribute, kind); kind: int, float, str, or a tuple of choices.
+ON_OFF = ("on", "off")
+"""A yes/no field's choices: Select treats ``False`` as its blank, so booleans go as words."""
+
+# field id -> (config section, attribute, kind); kind: int, float, str, "widths", ON_OFF, or a
+# tuple of choices.
 FIELDS: dict[str, tuple[str, str, Any]] = {
     "image_size": ("data", "image_size", IMAGE_SIZES),
     "epochs": ("train", "epochs", int),
@@ -55,8 +59,19 @@ FIELDS: dict[str, tuple[str, str, Any]] = {
     "device": ("train", "device", str),
     "widths": ("model", "widths", "widths"),
     "convs_per_stage": ("model", "convs_per_stage", int),
+    "stem": ("model", "stem", int),
+    "residual": ("model", "residual", ON_OFF),
+    "squeeze_excite": ("model", "squeeze_excite", ON_OFF),
+    "dropout": ("model", "dropout", float),
 }
-LABELS = {"image_size": "size", "batch_size": "batch", "convs_per_stage": "convs"}
+LABELS = {
+    "image_size": "size",
+    "batch_size": "batch",
+    "convs_per_stage": "convs",
+    "squeeze_excite": "SE gate",
+}
+MODEL_FIELDS = {name for name, (section, _, _) in FIELDS.items() if section == "model"}
+"""The fields the model summary depends on (with the image size)."""
 
 
 def form_errors(
@@ -80,6 +95,8 @@ def form_errors(
                 value = str(raw).strip()
             elif kind == "widths":
                 value = tuple(int(part) for part in str(raw).replace(" ", "").split(",") if part)
+            elif kind == ON_OFF:
+                value = raw == "on"
             else:
                 value = raw
         except ValueError:
@@ -174,6 +191,8 @@ plots (two at a time).
                     value = getattr(getattr(defaults, section), attr)
                     if name == "widths":
                         value = ",".join(str(w) for w in value)
+                    elif kind == ON_OFF:
+                        value = "on" if value else "off"
                     with Horizontal(classes="field"):
                         yield Label(LABELS.get(name, name), classes="field-label")
                         if isinstance(kind, tuple):
@@ -247,18 +266,18 @@ plots (two at a time).
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.validate_form()
-        if event.input.id in ("f-widths", "f-convs_per_stage"):
+        if event.input.id in {f"f-{name}" for name in MODEL_FIELDS}:
             self.refresh_summary()
 
     def on_select_changed(self, event: Select.Changed) -> None:
         self.validate_form()
-        if event.select.id == "f-image_size":
+        if event.select.id in {f"f-{name}" for name in MODEL_FIELDS | {"image_size"}}:
             self.refresh_summary()
 
     def refresh_summary(self) -> None:
         if not self.wb.engine_ready:
             return
-        if self.config is None and ({"widths", "convs_per_stage", "image_size"} & set(self.errors)):
+        if self.config is None and (MODEL_FIELDS | {"image_size"}) & set(self.errors):
             self.query_one("#model-summary", Static).update("(fix the model fields)")
             return
         config = self.config or RunConfig()
