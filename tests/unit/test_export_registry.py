@@ -11,6 +11,7 @@ from test_evaluate_helpers import tiny_run, tiny_run_config
 from test_export_q3 import png_ok, read_csv
 
 from workbench.engine.data import prepare_data
+from workbench.engine.device import resolve_device
 from workbench.engine.export.registry import (
     ARTEFACTS,
     NEEDS,
@@ -110,3 +111,20 @@ def test_loss_comparison_from_sibling_runs(tmp_path: Path) -> None:
     assert float(rows[1][4]) == pytest.approx(sources.evaluation().report.accuracy)
     alone = Sources(data_config=run.config().data, run=open_run(tiny.run_dir))
     assert dict((e.name, r) for e, r in availability(alone))["loss_comparison"] is not None
+
+
+def test_sources_for_a_run_use_its_data_unless_told_where_the_data_moved(tmp_path: Path) -> None:
+    """The one constructor of the CLI and the Export screen: the run's own data config, with
+    only the path or the cache folder replaced; without a run, the data set given."""
+    run = open_run(tiny_run().run_dir)
+    own = run.config().data
+    assert Sources.for_run(run).data_config == own
+    moved = Sources.for_run(run, data=str(tmp_path / "moved"), cache_dir=str(tmp_path / "c"))
+    assert moved.data_config == dataclasses.replace(
+        own, data=str(tmp_path / "moved"), cache_dir=str(tmp_path / "c")
+    )
+    assert moved.run is run
+    assert moved.device == str(resolve_device("auto"))
+    alone = Sources.for_run(None, data="animals.zip")
+    assert alone.data_config is not None and alone.data_config.data == "animals.zip"
+    assert alone.run is None

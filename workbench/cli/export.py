@@ -11,7 +11,6 @@ machine this one command produces a complete set.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import tempfile
 import time
@@ -127,24 +126,18 @@ def resolve_target(
 
 def run_export(args: argparse.Namespace) -> int:
     # torch, matplotlib and the engine cost 2-3 s to import: only the export pays for them.
-    from workbench.engine.device import resolve_device
     from workbench.engine.export.registry import Sources, export_all
 
     started = time.monotonic()
     run, sweep = resolve_target(args)
-    data_config = run.config().data
-    if args.data is not None:
-        data_config = dataclasses.replace(data_config, data=data_path(args.data))
-    if args.cache_dir is not None:
-        data_config = dataclasses.replace(data_config, cache_dir=args.cache_dir)
     out = Path(args.out) if args.out else EXPORTS_ROOT / (sweep.name if sweep else run.id)
     check_writable(out)
     with progress_bar() as progress:
-        sources = Sources(
-            data_config=data_config,
-            run=run,
+        sources = Sources.for_run(
+            run,
+            data=data_path(args.data),
+            cache_dir=args.cache_dir,
             sweep=sweep,
-            device=str(resolve_device("auto")),
             progress=progress,
         )
 

@@ -49,23 +49,14 @@ class Choice:
 def build_sources(
     run_path: str | None, data: str | None, cache_dir: str | None, progress: Any = None
 ) -> Sources:
-    """The sources ``workbench --export`` would use: the run's own data config (the session's
-    data set without a run), the device picked automatically."""
-    from workbench.config import DataConfig
-    from workbench.engine.device import resolve_device
+    """The sources ``workbench --export`` would use for this run: its own data set (the
+    session's data set only without a run)."""
     from workbench.engine.export.registry import Sources
     from workbench.engine.runs import open_run
 
     run = open_run(run_path) if run_path else None
-    data_config = run.config().data if run is not None else DataConfig(data=data)
-    if cache_dir is not None:
-        data_config = dataclasses.replace(data_config, cache_dir=cache_dir)
-    return Sources(
-        data_config=data_config,
-        run=run,
-        device=str(resolve_device("auto")),
-        progress=progress,
-    )
+    session_data = data if run is None else None
+    return Sources.for_run(run, data=session_data, cache_dir=cache_dir, progress=progress)
 
 
 def list_choices(run_path: str | None, data: str | None, cache_dir: str | None) -> list[Choice]:

@@ -46,6 +46,38 @@ class Sources:
     _evaluation: Evaluation | None = field(default=None, repr=False)
     _prepared: dict[str, PreparedData] = field(default_factory=dict, repr=False)
 
+    @classmethod
+    def for_run(
+        cls,
+        run: Run | None,
+        *,
+        data: str | None = None,
+        cache_dir: str | None = None,
+        sweep: Path | None = None,
+        progress: ProgressFn | None = None,
+    ) -> Sources:
+        """The sources of ``workbench --export`` and of the Export screen, built one way so both
+        write the same files: the run's own data config (``data`` replaces its path, for a data
+        set that moved; without a run, ``data`` is the data set), ``cache_dir`` replacing its
+        cache folder, the device picked automatically."""
+        from workbench.engine.device import resolve_device
+
+        if run is None:
+            data_config = DataConfig(data=data)
+        else:
+            data_config = run.config().data
+            if data is not None:
+                data_config = dataclasses.replace(data_config, data=data)
+        if cache_dir is not None:
+            data_config = dataclasses.replace(data_config, cache_dir=cache_dir)
+        return cls(
+            data_config=data_config,
+            run=run,
+            sweep=sweep,
+            device=str(resolve_device("auto")),
+            progress=progress,
+        )
+
     def prepared(self, config: DataConfig) -> PreparedData:
         """PreparedData for ``config``, prepared once per config."""
         from workbench.engine.data import prepare_data
