@@ -85,6 +85,13 @@ class ModelConfig:
     squeeze_excite: bool = False
     """A squeeze-and-excitation gate at the end of each stage (channel weights from a sigmoid)."""
 
+    def label(self) -> str:
+        """The network in a few characters, for tables of runs: ``res s32 32-64-128-256-256 ×2``
+        (kind, stem channels, stage widths, convs per stage)."""
+        kind = ("res" if self.residual else "plain") + ("+se" if self.squeeze_excite else "")
+        stem = f" s{self.stem}" if self.stem else ""
+        return f"{kind}{stem} {'-'.join(map(str, self.widths))} ×{self.convs_per_stage}"
+
     def validate(self) -> None:
         if not 0 <= self.stem <= 1024:
             raise ConfigError("stem", f"must be 0-1024 channels, got {self.stem}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from textual.widgets import DataTable
 
 from tests.ui.helpers import settle
 from tests.ui.rundirs import write_run
+from workbench.config import ModelConfig
 from workbench.screens.runs import COLUMNS, RunsScreen
 from workbench.widgets.plots import MetricPlot
 
@@ -16,6 +18,12 @@ from workbench.widgets.plots import MetricPlot
 async def test_table_marks_and_overlay(make_app, runs_root: Path) -> None:  # type: ignore[no-untyped-def]
     write_run(runs_root / "a-lr1e-3", epochs_done=3, epochs=3, lr=1e-3)
     write_run(runs_root / "b-lr3e-4", epochs_done=2, epochs=4, end="stopped", lr=3e-4)
+    # b's config.json as written before the stem, residual and SE fields existed: a plain net.
+    config_path = runs_root / "b-lr3e-4" / "config.json"
+    document = json.loads(config_path.read_text())
+    for name in ("stem", "residual", "squeeze_excite"):
+        del document["model"][name]
+    config_path.write_text(json.dumps(document))
     app = make_app(start_mode="runs")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -30,6 +38,9 @@ async def test_table_marks_and_overlay(make_app, runs_root: Path) -> None:  # ty
         assert rows["a-lr1e-3"]["status"] == "finished" and rows["a-lr1e-3"]["best val"] == "0.700"
         assert rows["a-lr1e-3"]["@"] == "3" and rows["a-lr1e-3"]["lr"] == "0.001"
         assert rows["b-lr3e-4"]["status"] == "stopped" and rows["b-lr3e-4"]["epochs"] == "2/4"
+        widths = "-".join(map(str, ModelConfig().widths))
+        assert rows["a-lr1e-3"]["model"] == f"res s32 {widths} ×2"
+        assert rows["b-lr3e-4"]["model"] == f"plain {widths} ×2"
         await pilot.press("space")
         await pilot.press("down", "space")
         overlay = screen.query_one("#overlay-accuracy", MetricPlot)
@@ -100,3 +111,19 @@ async def test_sweep_started_here_lists_its_runs(make_app, runs_root: Path) -> N
         names = sorted(str(table.get_row_at(i)[1]) for i in range(table.row_count))
         assert len(names) == 2 and all(n.startswith("sweep-") for n in names)
         assert {table.get_row_at(i)[2] for i in range(2)} == {"finished"}
+
+
+def test_a_run_whose_config_this_version_cannot_read_is_listed_as_unreadable(
+    runs_root: Path,
+) -> None:
+    from workbench.screens.runs import read_run_rows
+
+    write_run(runs_root / "future", epochs_done=1, epochs=1)
+    config_path = runs_root / "future" / "config.json"
+    document = json.loads(config_path.read_text())
+    document["model"]["attention"] = True
+    config_path.write_text(json.dumps(document))
+    (row,) = read_run_rows(runs_root)
+    assert len(row.cells) == len(COLUMNS)
+    assert row.cells[1] == "future"
+    assert row.cells[2].startswith("unreadable: model: unknown field(s) attention")

@@ -23,6 +23,8 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from workbench import tui_launch
+from workbench.config import RunConfig
+from workbench.errors import ConfigError
 from workbench.screens.base import WorkbenchScreen
 from workbench.widgets.plots import MetricPlot
 
@@ -43,6 +45,7 @@ COLUMNS = (
     "lr",
     "loss",
     "aug",
+    "model",
 )
 """Results first: at 80 columns the hyper-parameters are what scrolls out of sight."""
 
@@ -71,11 +74,12 @@ def read_run_rows(root: Path) -> list[RunRow]:
     for name, run in found:
         try:
             document: dict[str, Any] = run.config_document()
+            model = RunConfig.from_dict(document).model.label()
             status = run.status()
             val = run.metrics("val")
             train = run.metrics("train")
-        except (OSError, ValueError, KeyError) as error:
-            cells = ("", name, f"unreadable: {error}", *("",) * 9)
+        except (OSError, ValueError, KeyError, ConfigError) as error:
+            cells = ("", name, f"unreadable: {error}", *("",) * (len(COLUMNS) - 3))
             rows.append(RunRow(run.path, cells, (), (), ()))
             continue
         data, tr = document.get("data", {}), document.get("train", {})
@@ -97,6 +101,7 @@ def read_run_rows(root: Path) -> list[RunRow]:
             f"{tr.get('lr', 0):g}",
             str(tr.get("loss", "")),
             str(data.get("augment", "")),
+            model,
         )
         rows.append(
             RunRow(
