@@ -1,4 +1,5 @@
-"""setup_device on the CPU: channels-last, and bf16 autocast only where the CPU has it."""
+"""setup_device: channels-last, and bf16 autocast only where the hardware computes bf16 (CPU with
+AVX512-BF16/AMX; GPU with compute capability 8.0+), else fp16 with a GradScaler on CUDA."""
 
 from __future__ import annotations
 
@@ -23,6 +24,32 @@ def test_cpu_uses_bf16_only_with_native_support(
     assert not setup.uses_scaler  # bf16 needs no loss scaling
     no_amp = setup_device("cpu", amp=False)
     assert no_amp.amp_dtype is None and "fp32" in no_amp.describe()
+
+
+@pytest.mark.parametrize(
+    ("capability", "expected"), [((7, 5), torch.float16), ((8, 0), torch.bfloat16)]
+)
+def test_cuda_uses_bf16_only_on_gpus_with_bf16_tensor_cores(
+    monkeypatch: pytest.MonkeyPatch, capability: tuple[int, int], expected: torch.dtype
+) -> None:
+    """A T4 (7.5) gets fp16 and a scaler, although torch.cuda.is_bf16_supported() says True
+    there (emulated bf16); an A100 (8.0) gets bf16. The GPU is simulated; the global cuDNN and
+    TF32 switches setup_device turns are restored afterwards."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.version, "hip", None)
+    for module, name in [
+        (torch.backends.cudnn, "benchmark"),
+        (torch.backends.cudnn, "allow_tf32"),
+        (torch.backends.cuda.matmul, "allow_tf32"),
+    ]:
+        monkeypatch.setattr(module, name, getattr(module, name))
+    setup = setup_device("cuda")
+    assert setup.device.type == "cuda" and setup.channels_last
+    assert setup.amp_dtype is expected
+    assert setup.uses_scaler == (expected is torch.float16)
+    assert setup_device("cuda", amp=False).amp_dtype is None
 
 
 def test_bf16_autocast_keeps_float32_weights_and_gradients_and_close_outputs() -> None:

@@ -104,7 +104,7 @@ def setup_device(name: str, *, amp: bool = True, deterministic: bool = False) ->
         torch.backends.cuda.matmul.allow_tf32 = not deterministic
         torch.backends.cudnn.allow_tf32 = not deterministic
         if amp:
-            amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            amp_dtype = torch.bfloat16 if cuda_has_native_bf16(device) else torch.float16
     if deterministic:
         set_deterministic()
     return DeviceSetup(device=device, amp_dtype=amp_dtype, channels_last=channels_last)
@@ -119,6 +119,19 @@ def cpu_has_native_bf16() -> bool:
         return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
     except AttributeError:  # pragma: no cover - an older torch without the probes
         return False
+
+
+def cuda_has_native_bf16(device: torch.device) -> bool:
+    """True on GPUs with bf16 tensor cores (Ampere, compute capability 8.0, and later; ROCm).
+
+    ``torch.cuda.is_bf16_supported()`` also says True on a T4 or V100, where bf16 is emulated
+    and far slower than fp16 with a GradScaler; it also asks about the current device, which
+    need not be ``device``.
+    """
+    if torch.version.hip:
+        return True
+    major, _minor = torch.cuda.get_device_capability(device)
+    return major >= 8
 
 
 def set_deterministic() -> None:
