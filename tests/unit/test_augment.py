@@ -64,8 +64,13 @@ def test_builtin_flip_alone_mirrors_exactly() -> None:
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_builtin_gives_the_same_result_on_the_gpu() -> None:
-    x = _batch(4)
-    cpu, _ = BatchAugment()(x, torch.Generator().manual_seed(3))
+    """Every transform fires in this batch, so each parameter's copy to the GPU (pinned,
+    asynchronous) is exercised."""
+    x = _batch(16)
+    cpu, records = BatchAugment()(x, torch.Generator().manual_seed(3), record=True)
+    assert records is not None
+    applied = {name for record in records for name, _ in record}
+    assert applied == {"random_resized_crop", "hflip", "affine", "colour_jitter", "cutout"}
     gpu, _ = BatchAugment()(x.cuda(), torch.Generator().manual_seed(3))
     assert torch.allclose(cpu, gpu.cpu(), atol=1e-4)
 

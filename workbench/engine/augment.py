@@ -116,7 +116,7 @@ class BatchAugment:
                 width,
                 height,
             )
-            grid = _sampling_grid(theta.to(device=device, dtype=images.dtype), height, width)
+            grid = _sampling_grid(_to_device(theta, device, images.dtype), height, width)
             out = F.grid_sample(
                 images, grid, mode="bilinear", padding_mode="reflection", align_corners=False
             )
@@ -196,9 +196,9 @@ def _colour_jitter(
     x: torch.Tensor, bright: torch.Tensor, contrast: torch.Tensor, saturation: torch.Tensor
 ) -> torch.Tensor:
     view = (-1, 1, 1, 1)
-    b = bright.to(x.device, x.dtype).view(view)
-    c = contrast.to(x.device, x.dtype).view(view)
-    s = saturation.to(x.device, x.dtype).view(view)
+    b = _to_device(bright, x.device, x.dtype).view(view)
+    c = _to_device(contrast, x.device, x.dtype).view(view)
+    s = _to_device(saturation, x.device, x.dtype).view(view)
     # In-place after the first op: each full-batch temporary costs as much as the arithmetic.
     # Blends are written c*x + (1-c)*mean: one multiply and one add over the batch, the
     # (1-c)*mean term being per image (contrast) or per pixel (saturation) only.
@@ -207,6 +207,19 @@ def _colour_jitter(
     x.mul_(c).add_(mean * (1 - c)).clamp_(0, 1)
     gray = _gray(x).mul_(1 - s)
     return x.mul_(s).add_(gray).clamp_(0, 1)
+
+
+def _to_device(values: torch.Tensor, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Parameters drawn on the CPU, onto the images' device, without making the CPU wait.
+
+    A copy from ordinary (pageable) memory to a GPU waits until the GPU has finished all the
+    work queued before it, so a batch's augmentation could not be queued while the previous
+    training step still runs; a copy from pinned memory is queued like a kernel.
+    """
+    values = values.to(dtype)
+    if device.type != "cuda":
+        return values.to(device)
+    return values.pin_memory().to(device, non_blocking=True)
 
 
 def _cutout(
@@ -221,13 +234,9 @@ def _cutout(
     device = x.device
     xs = (torch.arange(width, device=device, dtype=torch.float32) + 0.5) / width
     ys = (torch.arange(height, device=device, dtype=torch.float32) + 0.5) / height
-    cx, cy = (
-        cx.to(device, torch.float32).view(-1, 1, 1),
-        cy.to(device, torch.float32).view(-1, 1, 1),
-    )
-    w, h = w.to(device, torch.float32).view(-1, 1, 1), h.to(device, torch.float32).view(-1, 1, 1)
+    cx, cy, w, h = (_to_device(v, device, torch.float32).view(-1, 1, 1) for v in (cx, cy, w, h))
     inside = ((xs.view(1, 1, -1) - cx).abs() < w / 2) & ((ys.view(1, -1, 1) - cy).abs() < h / 2)
-    inside &= on.to(device).view(-1, 1, 1)
+    inside &= _to_device(on, device, torch.bool).view(-1, 1, 1)
     return x.masked_fill_(inside.unsqueeze(1), 0.0)  # x is the augmentation's own tensor
 
 
