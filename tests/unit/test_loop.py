@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import types
 from pathlib import Path
 
 import pytest
@@ -91,7 +92,8 @@ def test_fit_writes_the_run_directory_contract(tmp_path: Path) -> None:
     assert run.split_path().read_text().startswith("path,class,split\n")
     logged, _ = run.events()
     assert [type(e).__name__ for e in logged] == [type(e).__name__ for e in events]
-    assert logged == events
+    # Compared as JSON: a validation Progress carries images_per_second=nan, and nan != nan.
+    assert [e.to_json() for e in logged] == [e.to_json() for e in events]
     kinds = [e.kind for e in events if not isinstance(e, Progress)]
     assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
     ends = [e for e in events if isinstance(e, EpochEnd)]
@@ -211,6 +213,87 @@ def test_non_finite_loss_fails_the_run_and_keeps_good_checkpoints(tmp_path: Path
             torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point()
         )
     assert [r.epoch for r in run.metrics("val")] == [1]
+
+
+class NaNAndStopAt(NaNAt):
+    """NaN at one training call, and a stop requested at that same call."""
+
+    def __init__(self, at: int, stop: StopFlag) -> None:
+        super().__init__(at)
+        self.stop = stop
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        loss = super().forward(logits, targets)
+        if torch.is_grad_enabled() and self.calls == self.at:
+            self.stop.request("test")
+        return loss
+
+
+def _finite_checkpoint_of_epoch(run_dir: Path, epoch: int) -> None:
+    run = open_run(run_dir)
+    for name in ("last", "best"):
+        state = load_checkpoint(run.checkpoint_path(name))
+        assert state["epoch"] == epoch
+        assert all(
+            torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point()
+        )
+
+
+def test_a_non_finite_loss_found_late_still_names_its_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a clock that never moves, losses are checked only at each phase's last batch (the
+    loop does not read every loss, which would stall a GPU); the NaN of epoch 2, batch 1 is
+    found at batch 3 and still reported as batch 1, and nothing after it was saved."""
+    from workbench.engine import loop
+
+    monkeypatch.setattr(loop, "time", types.SimpleNamespace(monotonic=lambda: 0.0))
+    events: list[Event] = []
+    result = fit(
+        tiny_config(epochs=3),
+        tiny_data(),
+        tmp_path / "run",
+        subscribers=[events.append],
+        loss_fn=NaNAt(4),  # 3 training batches an epoch: call 4 is epoch 2, batch 1
+    )
+    assert result.state == "failed" and "epoch 2, batch 1" in result.message
+    train_progress = [e.batch for e in events if isinstance(e, Progress) and e.phase == "train"]
+    assert train_progress == [3]  # epoch 1's last batch only: the clock never allowed more
+    _finite_checkpoint_of_epoch(tmp_path / "run", 1)
+
+
+def test_a_stop_at_a_non_finite_loss_fails_instead_of_saving_it(tmp_path: Path) -> None:
+    stop = StopFlag()
+    result = fit(
+        tiny_config(epochs=3),
+        tiny_data(),
+        tmp_path / "run",
+        stop=stop,
+        loss_fn=NaNAndStopAt(5, stop),
+    )
+    assert result.state == "failed" and "epoch 2, batch 2" in result.message
+    _finite_checkpoint_of_epoch(tmp_path / "run", 1)
+
+
+def test_every_phase_reports_its_last_batch(tmp_path: Path) -> None:
+    events: list[Event] = []
+    fit(tiny_config(epochs=2), tiny_data(), tmp_path / "run", subscribers=[events.append])
+    ends = {(e.epoch, e.phase) for e in events if isinstance(e, Progress) and e.batch == e.batches}
+    assert ends == {(1, "train"), (1, "val"), (2, "train"), (2, "val")}
+
+
+def test_progress_is_throttled_to_four_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.engine import loop
+
+    now = [100.0]
+    monkeypatch.setattr(loop, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    emitter = loop._Emitter([])
+    due = []
+    for step in range(12):  # every 0.1 s
+        now[0] = 100.0 + 0.1 * step
+        due.append(emitter.progress_due(force=step == 4))
+    # 100.0 due; 100.3 is 0.3 later; 100.4 is forced; then 100.7 and 101.0 (0.3 apart each)
+    assert [i for i, d in enumerate(due) if d] == [0, 3, 4, 7, 10]
 
 
 def test_early_stopping_ends_the_run(tmp_path: Path) -> None:

@@ -171,6 +171,36 @@ class _Tracker:
             setattr(self, key, value)
 
 
+class _LossCheck:
+    """Training losses not yet checked for NaN or infinity, left where they were computed.
+
+    Reading each batch's loss (``float(loss)``) would make the CPU wait for the GPU every
+    step, so the next batch could never be queued while this one computes. The losses are
+    checked together as often as progress is reported, and before a phase ends or stops
+    (before anything is saved); the error still names the first bad batch.
+    """
+
+    def __init__(self) -> None:
+        self._batches: list[int] = []
+        self._losses: list[torch.Tensor] = []
+
+    def add(self, batch: int, loss: torch.Tensor) -> None:
+        self._batches.append(batch)
+        self._losses.append(loss.detach())
+
+    def check(self, epoch: int) -> None:
+        """Raise NonFiniteLossError for the first bad loss added since the last check."""
+        if not self._losses:
+            return
+        values = torch.stack(self._losses).float().cpu()
+        batches = self._batches
+        self._batches, self._losses = [], []
+        bad = torch.nonzero(~torch.isfinite(values)).flatten()
+        if len(bad):
+            first = int(bad[0])
+            raise NonFiniteLossError(epoch, batches[first], float(values[first]))
+
+
 class _Emitter:
     def __init__(self, subscribers: Sequence[Subscriber]) -> None:
         self.subscribers = list(subscribers)
@@ -186,9 +216,11 @@ class _Emitter:
         for subscriber in self.subscribers:
             subscriber(event)
 
-    def progress_due(self) -> bool:
+    def progress_due(self, *, force: bool = False) -> bool:
+        """At most once every PROGRESS_INTERVAL seconds; always when ``force``d (the last
+        batch of a phase, so that its bar ends full)."""
         now = time.monotonic()
-        if now - self.last_progress >= PROGRESS_INTERVAL:
+        if force or now - self.last_progress >= PROGRESS_INTERVAL:
             self.last_progress = now
             return True
         return False
@@ -254,6 +286,7 @@ def train_one_epoch(
     model.train()
     clip = ctx.config.train.grad_clip
     seen, started = 0, time.monotonic()
+    losses = _LossCheck()
     done = skip
     if skip >= batches:  # stopped during validation: every batch is in the accumulator
         if rng_after_skip is not None:
@@ -276,18 +309,19 @@ def train_one_epoch(
         ctx.scaler.update()
         ctx.optimizer.zero_grad(set_to_none=True)
         ctx.scheduler.step()
-        value = float(loss.detach())
-        if not math.isfinite(value):
-            raise NonFiniteLossError(epoch, index + 1, value)
+        losses.add(index + 1, loss)
         acc.update(loss, logits, y)
         done = index + 1
         seen += x.shape[0]
         ctx.work_done += 1
-        if ctx.emit.progress_due():
+        if ctx.emit.progress_due(force=done == batches):
+            losses.check(epoch)
             rate = seen / max(time.monotonic() - started, 1e-9)
             ctx.emit(_progress(ctx, epoch, "train", done, batches, rate, acc))
         if ctx.stop.is_set() and done < batches:
+            losses.check(epoch)  # a stop saves last.pt: never with weights a NaN reached
             return None, acc, done
+    losses.check(epoch)
     return acc.compute(), acc, done
 
 
@@ -600,7 +634,7 @@ def _val_batch(
     ctx: _Context, epoch: int, done: int, acc: MetricAccumulator, *, batches: int
 ) -> bool:
     ctx.work_done += 1
-    if ctx.emit.progress_due():
+    if ctx.emit.progress_due(force=done == batches):
         ctx.emit(_progress(ctx, epoch, "val", done, batches, math.nan, acc))
     return ctx.stop.is_set() and done < batches
 
