@@ -331,3 +331,25 @@ def test_an_unavailable_device_is_a_usage_error_that_marks_nothing(tmp_path: Pat
     with pytest.raises(UsageError, match="device"):
         fit(tiny_config(device="cuda"), tiny_data(), tmp_path / "run")
     assert not (tmp_path / "run" / "status.json").exists()
+
+
+def test_a_run_resumed_mid_epoch_restores_its_sums_on_the_training_device(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.engine import loop
+    from workbench.engine.metrics import MetricAccumulator
+
+    stop = StopFlag()
+    config = tiny_config(epochs=2)
+    first = fit(config, tiny_data(), tmp_path / "run", stop=stop, loss_fn=StopAtCall(stop, 2))
+    assert first.state == "stopped"
+    devices: list[torch.device | str] = []
+    restore = MetricAccumulator.from_state_dict
+
+    def spy(state: dict[str, object], device: torch.device | str = "cpu") -> MetricAccumulator:
+        devices.append(device)
+        return restore(state, device)
+
+    monkeypatch.setattr(loop.MetricAccumulator, "from_state_dict", spy)
+    assert fit(config, tiny_data(), tmp_path / "run", resume=True).state == "finished"
+    assert devices == [setup_device("cpu").device]

@@ -33,3 +33,21 @@ def test_accumulator_weights_losses_by_batch_size_and_round_trips() -> None:
     again = MetricAccumulator.from_state_dict(acc.state_dict())
     assert again.compute() == m
     assert acc.running_loss() == pytest.approx(m.loss)
+
+
+def test_a_restored_accumulator_lives_on_the_device_training_goes_on_with() -> None:
+    """A checkpoint is read onto the CPU; a run resumed mid-epoch on a GPU adds GPU batches to
+    the restored sums, and stacking CPU with GPU tensors fails. ("meta" stands in for the GPU.)"""
+    acc = MetricAccumulator(2)
+    acc.update(torch.tensor(1.0), torch.tensor([[2.0, 0.0]] * 3), torch.tensor([[1.0, 0.0]] * 3))
+    meta = torch.device("meta")
+    restored = MetricAccumulator.from_state_dict(acc.state_dict(), meta)
+    restored.update(
+        torch.tensor(4.0, device=meta),
+        torch.zeros(1, 2, device=meta),
+        torch.zeros(1, 2, device=meta),
+    )
+    parts = restored._loss_sums + restored._preds + restored._trues
+    assert {t.device.type for t in parts} == {"meta"}
+    assert torch.stack(restored._loss_sums).shape == (2,)  # what compute() does: no mix
+    assert torch.cat(restored._preds).shape == (4,)

@@ -514,7 +514,9 @@ def fit(
             ctx.tracker.load_state_dict(checkpoint["best"])
             start_epoch, skip = int(checkpoint["epoch"]), int(checkpoint["batch"])
             if skip and "partial" in checkpoint:
-                partial = MetricAccumulator.from_state_dict(checkpoint["partial"])
+                partial = MetricAccumulator.from_state_dict(
+                    checkpoint["partial"], ctx.setup.device
+                )
                 rng_after_skip = checkpoint["rng"]
             else:
                 skip = 0

@@ -133,10 +133,14 @@ class MetricAccumulator:
         }
 
     @classmethod
-    def from_state_dict(cls, state: dict[str, Any]) -> MetricAccumulator:
+    def from_state_dict(
+        cls, state: dict[str, Any], device: torch.device | str = "cpu"
+    ) -> MetricAccumulator:
+        """The partial sums of :meth:`state_dict`, on ``device``: the device the epoch goes
+        on training on, whose batches will join them (a checkpoint is read onto the CPU)."""
         acc = cls(int(state["num_classes"]))
-        acc._loss_sums = list(state["loss_sums"].unbind(0))
-        acc._preds = [state["preds"]]
-        acc._trues = [state["trues"]]
+        acc._loss_sums = list(state["loss_sums"].to(device).unbind(0))
+        acc._preds = [state["preds"].to(device)]
+        acc._trues = [state["trues"].to(device)]
         acc.count = int(state["count"])
         return acc
