@@ -2,7 +2,8 @@
 
 No sub-command opens the TUI; ``--export`` writes every artefact headlessly; each sub-command
 lives in ``workbench/cli/<name>.py``. Exit codes: 0 success, 2 bad usage or bad input (one line
-saying what and where), 1 internal failure, 130 interrupted.
+saying what and where), 1 failure (one line when a file cannot be written: a full disk, a
+quota, a read-only or someone else's folder; else the traceback), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from types import ModuleType
 from workbench import __version__
 from workbench.cli import COMMANDS
 from workbench.cli.common import HelpFormatter, err_console
-from workbench.errors import UsageError
+from workbench.errors import UsageError, storage_message
 
 DESCRIPTION = """\
 A terminal workbench for deep-learning coursework.
@@ -91,6 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
         return 2
+    except OSError as error:
+        message = storage_message(error)
+        if message is None:
+            raise
+        err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+        return 1
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
         return 130

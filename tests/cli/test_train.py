@@ -158,3 +158,32 @@ def test_help_says_the_default_of_each_on_off_pair_but_not_of_a_plain_flag(
     assert entries["--residual"].endswith("(default: True)")
     assert entries["--squeeze-excite"].endswith("(default: False)")
     assert "default" not in entries["--deterministic"]
+
+
+def test_a_full_disk_ends_the_run_with_one_line_and_the_status_says_so(
+    folder: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The checkpoints' folder is on a full disk (simulated: ENOSPC on writing a file there)."""
+    import errno
+
+    run_dir = tmp_path / "run"
+    real = Path.write_bytes
+
+    def write_bytes(self: Path, data: bytes) -> int:
+        if self.parent == run_dir / "checkpoints":
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    args = ["--data", str(folder), "--epochs", "1", "--cache-dir", str(tmp_path / "c"), *TINY]
+    assert main(["train", *args, "--run-dir", str(run_dir)]) == 1
+    err = capsys.readouterr().err
+    last = [line for line in err.splitlines() if line.strip()][-1]
+    assert last.startswith("error: ") and "no space left" in last, err
+    assert str(run_dir / "checkpoints") in last and "Traceback" not in err
+    status = open_run(run_dir).status()
+    assert status is not None and status.state == "failed"
+    assert list((run_dir / "checkpoints").iterdir()) == []  # no temporary left behind

@@ -23,16 +23,32 @@ def atomic_path(destination: str | Path) -> Iterator[Path]:
     the file name (matplotlib, PIL) still do the right thing.
     """
     destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temp_path = _create_temporary(destination)
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        temp_path = _create_temporary(destination)
+    except OSError as error:
+        raise _naming(error, destination) from error
     try:
         yield temp_path
         with open(temp_path, "rb+") as written:
             os.fsync(written.fileno())
         os.replace(temp_path, destination)
+    except OSError as error:
+        temp_path.unlink(missing_ok=True)
+        raise _naming(error, destination, temp_path) from error
     except BaseException:
         temp_path.unlink(missing_ok=True)
         raise
+
+
+def _naming(error: OSError, destination: Path, temporary: Path | None = None) -> OSError:
+    """``error`` about the user's file: a full disk or a denied folder is reported for
+    ``destination``, not for the hidden temporary file that was being written."""
+    if error.errno is None or error.filename not in (None, str(temporary), str(destination)):
+        return error  # about some other file: keep what it says
+    if error.filename == str(destination):
+        return error
+    return type(error)(error.errno, error.strerror, str(destination))
 
 
 def _create_temporary(destination: Path) -> Path:

@@ -17,6 +17,7 @@ run code. Keys:
 
 from __future__ import annotations
 
+import io
 import random
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from workbench.engine.atomic import atomic_path
+from workbench.engine.atomic import atomic_write_bytes
 
 FORMAT = 1
 
@@ -73,10 +74,15 @@ def _to_lists(value: Any) -> Any:
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
-    """Write ``state`` to ``path`` atomically (temp file + rename)."""
-    with atomic_path(path) as temporary:
-        torch.save(state, temporary)
-    return Path(path)
+    """Write ``state`` to ``path`` atomically (temp file + rename).
+
+    The checkpoint is serialised in memory first (tens of MB) and written by Python: torch's
+    own file writer reports a full disk as a RuntimeError ("iostream error"), Python as the
+    OSError it is, which the commands turn into one clear line.
+    """
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

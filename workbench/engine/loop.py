@@ -18,6 +18,7 @@ checkpoints of earlier epochs are left as they were.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -514,9 +515,7 @@ def fit(
             ctx.tracker.load_state_dict(checkpoint["best"])
             start_epoch, skip = int(checkpoint["epoch"]), int(checkpoint["batch"])
             if skip and "partial" in checkpoint:
-                partial = MetricAccumulator.from_state_dict(
-                    checkpoint["partial"], ctx.setup.device
-                )
+                partial = MetricAccumulator.from_state_dict(checkpoint["partial"], ctx.setup.device)
                 rng_after_skip = checkpoint["rng"]
             else:
                 skip = 0
@@ -532,7 +531,10 @@ def fit(
     except UsageError:
         raise  # bad input (e.g. a device that is not here): nothing was trained or changed
     except BaseException as error:
-        emit(RunFailed(message=f"{type(error).__name__}: {error}", error=type(error).__name__))
+        # Best effort: on a full disk the run directory cannot take this either, and the
+        # error to report is the one that ended the run.
+        with contextlib.suppress(OSError):
+            emit(RunFailed(message=f"{type(error).__name__}: {error}", error=type(error).__name__))
         raise
 
 
