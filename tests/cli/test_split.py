@@ -91,3 +91,34 @@ def test_split_does_not_import_torch(image_folder: Path, cache_dir: Path) -> Non
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["total"] > 0
     assert "torch loaded: False" in result.stderr
+
+
+def test_a_cache_that_cannot_be_written_is_said_and_leaves_nothing_half_written(
+    image_folder: Path,
+    cache_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The images file fails as on a full disk after the stats file was written: the command
+    still succeeds (the cache is a speed-up), says it cached nothing, and removes the stats."""
+    import errno
+
+    import numpy as np
+
+    from workbench.__main__ import main
+    from workbench.engine import cache
+
+    real_save = np.save
+
+    def save(handle: object, array: np.ndarray, **kwargs: object) -> None:
+        if array.dtype == np.uint8:  # the images, not the stats
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_save(handle, array, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cache.np, "save", save)
+    monkeypatch.setenv("COLUMNS", "200")
+    args = ["split", "--data", str(image_folder), "--cache-dir", str(cache_dir)]
+    assert main([*args, "--image-size", "64"]) == 0
+    out = capsys.readouterr().out
+    assert "decoded, not cached" in out and cache.UNCACHED in out
+    assert [p for p in cache_dir.rglob("*.npy")] == []

@@ -130,7 +130,12 @@ def _render(doc: dict[str, Any]) -> None:
     out_console.print(f"split fingerprint  [bold cyan]{doc['fingerprint']}[/]")
     cache = doc["cache"]
     if cache:
-        state = "loaded from cache" if cache["hit"] else "decoded and cached"
+        if cache["hit"]:
+            state = "loaded from cache"
+        elif cache["path"]:
+            state = "decoded and cached"
+        else:
+            state = "decoded, [yellow]not cached[/]"
         size = f", {cache['bytes'] / 2**20:.1f} MiB" if cache["bytes"] else ""
         out_console.print(
             f"images             {doc['image_size']} px {doc['resize']}, {state}{size}"
@@ -140,6 +145,10 @@ def _render(doc: dict[str, Any]) -> None:
             out_console.print(
                 f"cache              {cache['path']}", highlight=False, soft_wrap=True
             )
+        else:
+            from workbench.engine.cache import UNCACHED
+
+            out_console.print(f"cache              [yellow]{UNCACHED}[/]", highlight=False)
     if doc["manifest"]:
         out_console.print(f"manifest           {doc['manifest']}", highlight=False, soft_wrap=True)
     skipped = doc["skipped"]

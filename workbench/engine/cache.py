@@ -158,6 +158,10 @@ def check_and_decode(
     return reasons, images[:filled], stats[:filled]
 
 
+UNCACHED = "the cache folder could not be written (full, or read-only?); --cache-dir picks another"
+"""Why decoded images were not cached: every run decodes them again until this is mended."""
+
+
 def load_cached(path: Path, count: int, size: int) -> tuple[np.ndarray, np.ndarray] | None:
     """The cached images (memory-mapped copy-on-write) and stats, or None if unusable."""
     try:
@@ -208,6 +212,8 @@ def store(
     try:
         _save(stats_path(path), stats)
         _save(path, images)
-    except OSError:
-        return CacheResult(images, stats, None, False)  # read-only or full disk: uncached
+    except OSError:  # read-only or full disk: the run goes on uncached
+        with contextlib.suppress(OSError):
+            stats_path(path).unlink(missing_ok=True)
+        return CacheResult(images, stats, None, False)
     return CacheResult(images, stats, path, False)

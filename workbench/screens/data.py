@@ -200,7 +200,12 @@ splits each class 70/10/20 with the seed, and decodes the images once into a cac
     async def on_data_screen_prepared(self, message: Prepared) -> None:
         self.busy = False
         data = self.prepared = message.data
-        note = "cache hit" if data.cache_hit else "decoded and cached"
+        from workbench.engine.cache import UNCACHED
+
+        if data.cache_hit:
+            note = "cache hit"
+        else:
+            note = "decoded and cached" if data.cache_path else f"decoded, not cached: {UNCACHED}"
         self.query_one(ProgressLine).remove_class("error-text")
         self.query_one(ProgressLine).show(
             f"{len(data.scan.paths)} images at {data.image_size}px ({note})"
