@@ -190,6 +190,17 @@ class NaNAt(nn.Module):
         return loss
 
 
+def _finite_checkpoint_of_epoch(run_dir: Path, epoch: int) -> None:
+    """last.pt and best.pt hold ``epoch`` and no NaN or infinity."""
+    run = open_run(run_dir)
+    for name in ("last", "best"):
+        state = load_checkpoint(run.checkpoint_path(name))
+        assert state["epoch"] == epoch
+        assert all(
+            torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point()
+        )
+
+
 def test_non_finite_loss_fails_the_run_and_keeps_good_checkpoints(tmp_path: Path) -> None:
     events: list[Event] = []
     result = fit(
@@ -206,12 +217,7 @@ def test_non_finite_loss_fails_the_run_and_keeps_good_checkpoints(tmp_path: Path
     run = open_run(tmp_path / "run")
     status = run.status()
     assert status is not None and status.state == "failed" and "epoch 2, batch 2" in status.message
-    for name in ("last", "best"):
-        state = load_checkpoint(run.checkpoint_path(name))
-        assert state["epoch"] == 1
-        assert all(
-            torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point()
-        )
+    _finite_checkpoint_of_epoch(tmp_path / "run", 1)
     assert [r.epoch for r in run.metrics("val")] == [1]
 
 
@@ -227,16 +233,6 @@ class NaNAndStopAt(NaNAt):
         if torch.is_grad_enabled() and self.calls == self.at:
             self.stop.request("test")
         return loss
-
-
-def _finite_checkpoint_of_epoch(run_dir: Path, epoch: int) -> None:
-    run = open_run(run_dir)
-    for name in ("last", "best"):
-        state = load_checkpoint(run.checkpoint_path(name))
-        assert state["epoch"] == epoch
-        assert all(
-            torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point()
-        )
 
 
 def test_a_non_finite_loss_found_late_still_names_its_batch(
