@@ -144,6 +144,12 @@ class TrainConfig:
     num_workers: int = 2
     """DataLoader worker processes for the albumentations backend."""
 
+    @staticmethod
+    def default_warmup(epochs: int) -> int:
+        """The warm-up a run gets when none is given: the default, cut to the run's length, so
+        that a 1-epoch run needs no warm-up option (the CLI and the TUI form both use it)."""
+        return max(0, min(TrainConfig.warmup_epochs, epochs))
+
     def validate(self) -> None:
         _positive_int("epochs", self.epochs, 1, 10_000)
         _positive_int("batch_size", self.batch_size, 1, 4096)

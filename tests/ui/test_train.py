@@ -37,6 +37,10 @@ def test_form_errors_marks_every_bad_field() -> None:
     assert config.model == ModelConfig(
         widths=(8, 16), convs_per_stage=1, stem=4, residual=False, squeeze_excite=True, dropout=0.3
     )
+    values.update(epochs="1")  # the CLI's rule: the warm-up is cut to the run's length
+    config, errors = form_errors(values, None, None)
+    assert errors == {} and config is not None
+    assert (config.train.epochs, config.train.warmup_epochs) == (1, 1)
     values.update(widths="8,x", convs_per_stage="9", stem="-1", dropout="1.5")
     assert set(form_errors(values, None, None)[1]) == {
         "widths",
@@ -87,11 +91,16 @@ async def test_model_switches_reach_the_config_and_the_summary(make_app) -> None
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _ready(app, pilot)
         assert screen.config is not None and screen.config.model == ModelConfig()
+        screen.query_one("#f-lr", Input).value = "fast"  # a field the network does not need
+        await pilot.pause()
         screen.query_one("#f-residual", Select).value = "off"
         screen.query_one("#f-stem", Input).value = "0"
         await pilot.pause()
         await settle(pilot)
         plain = ModelConfig(residual=False, stem=0)
+        assert screen.config is None and set(screen.errors) == {"lr"}
+        screen.query_one("#f-lr", Input).value = "0.003"
+        await pilot.pause()
         assert screen.config is not None and screen.config.model == plain
         params = summarize(build_model(plain, 3), 128).total_params
         text = str(screen.query_one("#model-summary", Static).render())

@@ -208,7 +208,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             optimizer=args.optimizer,
             schedule=args.schedule,
             warmup_epochs=(
-                min(TrainConfig.warmup_epochs, args.epochs)
+                TrainConfig.default_warmup(args.epochs)
                 if args.warmup_epochs is None
                 else args.warmup_epochs
             ),

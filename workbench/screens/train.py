@@ -77,11 +77,21 @@ MODEL_FIELDS = {name for name, (section, _, _) in FIELDS.items() if section == "
 def form_errors(
     values: dict[str, Any], data: str | None, cache_dir: str | None
 ) -> tuple[RunConfig | None, dict[str, str]]:
-    """Parse and check the form: the RunConfig, or the message of every invalid field.
+    """Parse and check the form: the RunConfig, or the message of every invalid field."""
+    parsed, errors = parse_fields(values)
+    if errors:
+        return None, errors
+    config = _config(parsed, data, cache_dir)
+    try:
+        config.validate()
+    except ConfigError as error:
+        return None, {error.field if error.field in FIELDS else "epochs": error.message}
+    return config, {}
 
-    Each field is checked on its own (substituted into the defaults) so that all bad fields
-    are marked at once; then the whole config is validated.
-    """
+
+def parse_fields(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Every field parsed and checked on its own (substituted into the defaults), so that all
+    bad fields are marked at once: the good values, and the message of each bad one."""
     parsed: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for name, (_section, _attr, kind) in FIELDS.items():
@@ -109,24 +119,20 @@ def form_errors(
             errors[name] = error.message
             continue
         parsed[name] = value
-    if errors:
-        return None, errors
-    config = _config(parsed, data, cache_dir)
-    try:
-        config.validate()
-    except ConfigError as error:
-        return None, {error.field if error.field in FIELDS else "epochs": error.message}
-    return config, {}
+    return parsed, errors
 
 
 def _config(values: dict[str, Any], data: str | None, cache_dir: str | None) -> RunConfig:
     def section(name: str) -> dict[str, Any]:
         return {FIELDS[k][1]: v for k, v in values.items() if FIELDS[k][0] == name}
 
+    train = section("train")
+    if "epochs" in train:  # the form has no warm-up field: the CLI's default rule
+        train["warmup_epochs"] = TrainConfig.default_warmup(train["epochs"])
     return RunConfig(
         data=DataConfig(data=data, cache_dir=cache_dir, **section("data")),
         model=ModelConfig(**section("model")),
-        train=TrainConfig(**section("train")),
+        train=TrainConfig(**train),
     )
 
 
@@ -277,10 +283,14 @@ plots (two at a time).
     def refresh_summary(self) -> None:
         if not self.wb.engine_ready:
             return
-        if self.config is None and (MODEL_FIELDS | {"image_size"}) & set(self.errors):
+        shaping = MODEL_FIELDS | {"image_size"}
+        if shaping & set(self.errors):
             self.query_one("#model-summary", Static).update("(fix the model fields)")
             return
-        config = self.config or RunConfig()
+        # The network as the form describes it, even while a field it does not depend on
+        # (the learning rate, say) is being fixed.
+        parsed, _ = parse_fields(self.form_values())
+        config = _config({k: v for k, v in parsed.items() if k in shaping}, None, None)
         classes = len(self.wb.class_names) or 3
         self.build_summary(config.model, config.data.image_size, classes)
 
