@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -97,3 +98,44 @@ def test_every_kind_has_an_example_and_unknown_kinds_are_refused() -> None:
 def test_events_are_frozen() -> None:
     with pytest.raises(AttributeError):
         EXAMPLES[3].epoch = 2  # type: ignore[misc]
+
+
+def _strict(line: str) -> dict[str, object]:
+    """json.loads that refuses NaN and Infinity, as JavaScript, jq or a strict reader would."""
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(line, parse_constant=refuse)  # type: ignore[no-any-return]
+
+
+def test_non_finite_numbers_are_strict_json_and_come_back_as_floats() -> None:
+    """A validation Progress has no images/s (NaN); a diverging validation loss is infinite."""
+    import math
+
+    progress = Progress(
+        epoch=1, epochs=2, phase="val", batch=1, batches=1,
+        images_per_second=math.nan, loss=math.inf, eta_seconds=-math.inf,
+    )  # fmt: skip
+    raw = _strict(progress.to_json())
+    assert (raw["images_per_second"], raw["loss"], raw["eta_seconds"]) == ("nan", "inf", "-inf")
+    back = event_from_json(progress.to_json())
+    assert isinstance(back, Progress)
+    assert math.isnan(back.images_per_second)
+    assert (back.loss, back.eta_seconds) == (math.inf, -math.inf)
+    diverged = dataclasses.replace(METRICS, loss=math.inf)
+    end = dataclasses.replace(EXAMPLES[3], val=diverged)
+    assert event_from_json(end.to_json()) == end
+    _strict(end.to_json())
+
+
+def test_events_written_before_strict_json_still_read() -> None:
+    """events.jsonl of older runs has bare NaN, which Python's json reads."""
+    import math
+
+    line = (
+        '{"event": "progress", "time": 1.0, "epoch": 1, "epochs": 2, "phase": "val", "batch": 1,'
+        ' "batches": 1, "images_per_second": NaN, "loss": 0.5, "eta_seconds": 1.0}'
+    )
+    event = event_from_json(line)
+    assert isinstance(event, Progress) and math.isnan(event.images_per_second)

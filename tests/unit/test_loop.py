@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
 import types
 from pathlib import Path
@@ -94,6 +95,13 @@ def test_fit_writes_the_run_directory_contract(tmp_path: Path) -> None:
     assert [type(e).__name__ for e in logged] == [type(e).__name__ for e in events]
     # Compared as JSON: a validation Progress carries images_per_second=nan, and nan != nan.
     assert [e.to_json() for e in logged] == [e.to_json() for e in events]
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not strict JSON: {constant}")
+
+    for line in (run.path / "events.jsonl").read_text().splitlines():  # jq could read them
+        json.loads(line, parse_constant=refuse)
+    json.loads((run.path / "status.json").read_text(), parse_constant=refuse)
     kinds = [e.kind for e in events if not isinstance(e, Progress)]
     assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
     ends = [e for e in events if isinstance(e, EpochEnd)]

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from workbench.engine.jsonable import json_ready
 from workbench.engine.metrics import EpochMetrics
 
 
@@ -38,7 +39,10 @@ class _Event:
         return data
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=False, allow_nan=True)
+        """One strict JSON object: NaN and infinity (a validation pass has no images/s, a
+        diverging loss is infinite) are written as ``"nan"``, ``"inf"``, ``"-inf"``, so any
+        JSON reader (jq, JavaScript, pandas) takes every line of events.jsonl."""
+        return json.dumps(json_ready(self.to_dict()), sort_keys=False, allow_nan=False)
 
 
 @dataclass(frozen=True)
@@ -190,8 +194,11 @@ def event_from_dict(raw: dict[str, Any]) -> Event:
         data["val"] = EpochMetrics.from_dict(data["val"])
     if cls is RunStarted:
         data["classes"] = tuple(data["classes"])
-    known = {f.name for f in dataclasses.fields(cls)}
-    event: Event = cls(**{k: v for k, v in data.items() if k in known})
+    fields = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+    for name, kind in fields.items():
+        if kind.startswith("float") and isinstance(data.get(name), str):
+            data[name] = float(data[name])  # "nan", "inf", "-inf" as to_json wrote them
+    event: Event = cls(**{k: v for k, v in data.items() if k in fields})
     return event
 
 

@@ -42,6 +42,7 @@ from workbench.engine.events import (
     RunStopped,
     event_from_dict,
 )
+from workbench.engine.jsonable import json_ready
 from workbench.engine.metrics import METRIC_COLUMNS, EpochMetrics
 from workbench.engine.process import pid_alive
 from workbench.errors import UsageError
@@ -210,7 +211,8 @@ class RunRecorder:
         self._status.update(changes)
         self._status["heartbeat"] = now
         self._last_beat = now
-        atomic_write_text(self.run_dir / STATUS, json.dumps(self._status, indent=2) + "\n")
+        document = json.dumps(json_ready(self._status), indent=2, allow_nan=False)
+        atomic_write_text(self.run_dir / STATUS, document + "\n")
 
 
 def library_versions() -> dict[str, str]:
