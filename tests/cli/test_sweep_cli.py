@@ -45,3 +45,14 @@ def test_sweep_bad_grid_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "unknown hyper-parameter 'speed'" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_help_names_every_hyper_parameter_a_grid_may_vary() -> None:
+    """The list is written out (the help must not import torch); this keeps it complete."""
+    import re
+
+    from workbench.cli.sweep import DESCRIPTION
+    from workbench.engine.sweep import PARAMS
+
+    listed = set(re.findall(r"[a-z][a-z-]+", DESCRIPTION.split("one of the")[1].split(".")[0]))
+    assert set(PARAMS) <= listed

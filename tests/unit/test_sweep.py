@@ -48,6 +48,9 @@ def test_parse_grid_and_combinations() -> None:
         (["lr=fast"], "lr='fast' is not a number"),
         (["batch-size=3.5"], "is not an integer"),
         (["lr=1e-3,1e-3"], "repeats a value"),
+        (["lr=1e-3,0.001"], "repeats a value"),
+        (["residual=on,true"], "repeats a value"),
+        (["residual=maybe"], "residual='maybe' is not on or off"),
     ],
 )
 def test_bad_grids(items: list[str], message: str) -> None:
@@ -60,6 +63,8 @@ def test_apply_params_sets_and_validates() -> None:
     base = tiny_run_config(tiny.data_dir, tiny.cache_dir)
     config = apply_params(base, {"lr": "1e-2", "dropout": "0.5", "image-size": "128"})
     assert (config.train.lr, config.model.dropout, config.data.image_size) == (0.01, 0.5, 128)
+    plain = apply_params(base, {"residual": "off", "squeeze-excite": "yes"})
+    assert (plain.model.residual, plain.model.squeeze_excite) == (False, True)
     with pytest.raises(UsageError, match="loss=hinge: loss: must be one of"):
         plan_sweep(parse_grid(["loss=hinge"]), base, "unused")
     other = tiny_run_config(tiny.data_dir, tiny.cache_dir, device="auto", num_workers=3)

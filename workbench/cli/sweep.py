@@ -25,8 +25,9 @@ DESCRIPTION = """\
 Train one run per combination of the grid, one after the other, under one sweep folder.
 Grid items are NAME=V1,V2,... with NAME one of the `workbench train` options:
 lr, loss, batch-size, epochs, optimizer, schedule, weight-decay, warmup-epochs,
-grad-clip, label-smoothing, focal-gamma, dropout, convs-per-stage, image-size,
-augment, resize, seed. Options below set everything the grid does not vary.
+grad-clip, label-smoothing, focal-gamma, dropout, convs-per-stage, stem, residual,
+squeeze-excite (on,off), image-size, augment, resize, seed. Options below set
+everything the grid does not vary.
 
 A stopped sweep continues where it stopped when the same command is run again
 (or `workbench sweep --sweep-dir DIR` without --grid).

@@ -30,13 +30,23 @@ from workbench.errors import ConfigError, UsageError
 SWEEP_FILE = "sweep.json"
 
 
+def on_off(value: str) -> bool:
+    """A yes/no grid value: on/off, true/false, yes/no or 1/0."""
+    words = {"on": True, "true": True, "yes": True, "1": True}
+    words |= {"off": False, "false": False, "no": False, "0": False}
+    try:
+        return words[value.strip().lower()]
+    except KeyError:
+        raise ValueError(value) from None
+
+
 @dataclass(frozen=True)
 class Param:
     """A hyper-parameter a grid may vary: its RunConfig section, field and type."""
 
     section: str
     field: str
-    kind: type
+    kind: Callable[[str], Any]
 
 
 PARAMS: dict[str, Param] = {
@@ -54,6 +64,8 @@ PARAMS: dict[str, Param] = {
     "dropout": Param("model", "dropout", float),
     "convs-per-stage": Param("model", "convs_per_stage", int),
     "stem": Param("model", "stem", int),
+    "residual": Param("model", "residual", on_off),
+    "squeeze-excite": Param("model", "squeeze_excite", on_off),
     "image-size": Param("data", "image_size", int),
     "augment": Param("data", "augment", str),
     "resize": Param("data", "resize", str),
@@ -109,10 +121,9 @@ def parse_grid(items: Sequence[str]) -> Grid:
         values = tuple(v.strip() for v in raw.split(",") if v.strip())
         if not values:
             raise UsageError(f"--grid: {name} has no values")
-        if len(set(values)) != len(values):
+        converted = [_convert(name, value) for value in values]
+        if len(set(converted)) != len(values):  # also "1e-3,0.001" or "on,true"
             raise UsageError(f"--grid: {name} repeats a value ({raw})")
-        for value in values:
-            _convert(name, value)
         axes.append((name, values))
     return Grid(tuple(axes))
 
@@ -122,9 +133,8 @@ def _convert(name: str, value: str) -> Any:
     try:
         return kind(value)
     except ValueError:
-        raise UsageError(
-            f"--grid: {name}={value!r} is not {'an integer' if kind is int else 'a number'}"
-        ) from None
+        what = {int: "an integer", float: "a number", on_off: "on or off"}.get(kind, "valid")
+        raise UsageError(f"--grid: {name}={value!r} is not {what}") from None
 
 
 def apply_params(base: RunConfig, params: dict[str, str]) -> RunConfig:
