@@ -44,10 +44,9 @@ def atomic_path(destination: str | Path) -> Iterator[Path]:
 def _naming(error: OSError, destination: Path, temporary: Path | None = None) -> OSError:
     """``error`` about the user's file: a full disk or a denied folder is reported for
     ``destination``, not for the hidden temporary file that was being written."""
-    if error.errno is None or error.filename not in (None, str(temporary), str(destination)):
-        return error  # about some other file: keep what it says
-    if error.filename == str(destination):
-        return error
+    ours = {None, str(temporary)} if temporary is not None else {None}
+    if error.errno is None or error.filename not in ours:
+        return error  # already about the destination, or about some other file
     return type(error)(error.errno, error.strerror, str(destination))
 
 
