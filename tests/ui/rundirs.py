@@ -20,6 +20,7 @@ def write_run(
 ) -> Path:
     """``epochs_done`` of ``epochs`` epochs; ``end``: finished, stopped, failed or None;
     ``memory``: (used, total) GiB in the progress events, as a CUDA run reports it."""
+    from workbench.engine.epoch_metrics import EpochMetrics
     from workbench.engine.events import (
         EpochEnd,
         Progress,
@@ -28,7 +29,6 @@ def write_run(
         RunStarted,
         RunStopped,
     )
-    from workbench.engine.metrics import EpochMetrics
     from workbench.engine.runs import RunRecorder
 
     config = RunConfig()

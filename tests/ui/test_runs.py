@@ -127,3 +127,14 @@ def test_a_run_whose_config_this_version_cannot_read_is_listed_as_unreadable(
     assert len(row.cells) == len(COLUMNS)
     assert row.cells[1] == "future"
     assert row.cells[2].startswith("unreadable: model: unknown field(s) attention")
+
+
+async def test_runs_are_listed_before_the_engine_has_loaded(make_app, runs_root: Path) -> None:  # type: ignore[no-untyped-def]
+    """Reading run directories needs no torch, so the table does not wait for it."""
+    write_run(runs_root / "early", epochs_done=1, epochs=1)
+    app = make_app(start_mode="runs", preload=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert not app.engine_ready
+        table = app.screen.query_one(DataTable)
+        assert table.row_count == 1 and table.get_row_at(0)[1] == "early"

@@ -48,3 +48,15 @@ def test_package_import_is_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_reading_runs_and_sweeps_needs_no_training_stack() -> None:
+    """The Runs screen lists run and sweep folders at start-up, before torch has loaded."""
+    code = (
+        "import sys, workbench.engine.runs, workbench.engine.sweep, workbench.engine.events\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'sklearn'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from workbench.engine.epoch_metrics import EpochMetrics
 from workbench.engine.jsonable import json_ready
-from workbench.engine.metrics import EpochMetrics
 
 
 def _now() -> float:

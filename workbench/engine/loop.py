@@ -47,6 +47,7 @@ from workbench.engine.checkpoint import (
 )
 from workbench.engine.data import PreparedData, make_loader, seed_everything, write_manifest
 from workbench.engine.device import DeviceSetup, setup_device
+from workbench.engine.epoch_metrics import EpochMetrics
 from workbench.engine.events import (
     CheckpointSaved,
     EpochEnd,
@@ -59,7 +60,7 @@ from workbench.engine.events import (
     Subscriber,
 )
 from workbench.engine.losses import build_loss
-from workbench.engine.metrics import EpochMetrics, MetricAccumulator
+from workbench.engine.metrics import MetricAccumulator
 from workbench.engine.model import build_model, summarize
 from workbench.engine.optim import build_optimizer, build_scheduler, current_lr
 from workbench.engine.runs import CHECKPOINTS_DIR, SPLIT, RunRecorder

@@ -31,6 +31,7 @@ from typing import Any
 
 from workbench.config import DataConfig, RunConfig
 from workbench.engine.atomic import atomic_write_text
+from workbench.engine.epoch_metrics import METRIC_COLUMNS, EpochMetrics
 from workbench.engine.events import (
     CheckpointSaved,
     EpochEnd,
@@ -43,7 +44,6 @@ from workbench.engine.events import (
     event_from_dict,
 )
 from workbench.engine.jsonable import json_ready
-from workbench.engine.metrics import METRIC_COLUMNS, EpochMetrics
 from workbench.engine.process import pid_alive
 from workbench.errors import UsageError
 

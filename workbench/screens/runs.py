@@ -62,7 +62,8 @@ class RunRow:
 
 
 def read_run_rows(root: Path) -> list[RunRow]:
-    """Every run under ``root``, newest first (engine reader; imports torch)."""
+    """Every run under ``root``, newest first (the engine's run reader, which needs no torch:
+    the table fills at start-up, before the engine has loaded)."""
     from workbench.engine.runs import list_runs
     from workbench.engine.sweep import is_sweep_dir
 
@@ -126,9 +127,10 @@ class RunsScreen(WorkbenchScreen):
     """Table of runs on top, overlay of the marked runs' validation curves below."""
 
     HELP = """
-Every run under the runs folder (`runs/` where you started the workbench): its state, data,
-key hyper-parameters, best validation accuracy and its epoch, and training time. The table
-re-reads the folder every few seconds, so a run going in the background shows its progress.
+Every run under the runs folder (`runs/` where you started the workbench): its state, best
+validation accuracy and its epoch, training time, data, key hyper-parameters and network. The
+table re-reads the folder every few seconds, so a run going in the background shows its
+progress.
 
 Mark runs with **space** to overlay their validation accuracy and loss below, to compare
 hyper-parameters. **Enter** opens the run under the cursor on the Train screen (full curves,
@@ -162,7 +164,7 @@ train one after the other in their own process and appear here as they go).
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="runs-body"):
-            yield Static("loading engine…", id="runs-note")
+            yield Static("reading runs…", id="runs-note")
             table: DataTable[str] = DataTable(
                 id="runs-table", cursor_type="row", zebra_stripes=True
             )
@@ -175,18 +177,13 @@ train one after the other in their own process and appear here as they go).
         table = self.query_one(DataTable)
         for column in COLUMNS:  # the mark column has a width of its own: its label is empty
             table.add_column(column, key=column or "mark", width=None if column else 1)
-        self.watch(self.app, "engine_ready", self._engine_ready)
         self.set_interval(REFRESH_SECONDS, self.action_refresh)
-
-    def _engine_ready(self, ready: bool) -> None:
-        if ready:
-            self.action_refresh()
+        self.action_refresh()
 
     def action_refresh(self) -> None:
         if self.sweep_process is not None and self.sweep_process.poll() is not None:
             self.sweep_process = None  # reaped
-        if self.wb.engine_ready:
-            self.load_rows(self.wb.runs_root)
+        self.load_rows(self.wb.runs_root)
 
     @work(thread=True, exclusive=True, group="runs", exit_on_error=False, name="reading runs")
     def load_rows(self, root: Path) -> None:
