@@ -82,6 +82,18 @@ async def test_sweep_form_refuses_bad_values(make_app) -> None:  # type: ignore[
         await pilot.press("ctrl+s")
         assert app.screen.id == "sweep-form"
         assert "lr" in str(app.screen.query_one("#sweep-error", Static).render())
+        app.screen.query_one("#g-lr", Input).value = "3e-3"
+        app.screen.query_one("#g-residual", Input).value = "maybe"
+        await pilot.press("ctrl+s")
+        assert "residual='maybe' is not on or off" in str(
+            app.screen.query_one("#sweep-error", Static).render()
+        )
+        app.screen.query_one("#g-residual", Input).value = "on, off"
+        from workbench.screens.sweep_form import SweepFormScreen
+
+        assert isinstance(app.screen, SweepFormScreen)
+        request = app.screen.request()
+        assert "residual=on,off" in request.grid and request.runs == 2 * 2  # × loss=ce,focal
         await pilot.press("escape")
         assert app.screen.id == "runs"
 

@@ -25,6 +25,7 @@ GRID_FIELDS = (
     ("optimizer", ""),
     ("augment", ""),
     ("dropout", ""),
+    ("residual", ""),
 )
 """Hyper-parameters offered in the form, with a starting value list ('' = not varied)."""
 
