@@ -5,6 +5,7 @@ the app headless on the Runs screen and records, from the process's first line:
 
 * ``imports``: textual-image (which queries the terminal) and ``workbench.app`` imported;
 * ``first frame``: the first screen mounted and painted;
+* ``runs listed``: the Runs screen has read the runs folder (it needs no torch);
 * ``engine``: the background preload of torch and the engine finished;
 * ``worst stall``: the longest gap between ticks of a 20 ms UI timer while the engine loaded
   (importing torch holds the GIL while it loads its shared libraries, so the UI can hiccup).
@@ -37,14 +38,23 @@ class Probe(WorkbenchApp):
     def on_mount(self) -> None:
         super().on_mount()
         self.call_after_refresh(lambda: marks.setdefault("first_frame", time.perf_counter() - t0))
-        self.set_interval(0.02, lambda: ticks.append(time.perf_counter()))
+        self.set_interval(0.02, self.tick)
+
+    def tick(self) -> None:
+        ticks.append(time.perf_counter())
+        if getattr(self.screen, "loaded", False):
+            marks.setdefault("runs_listed", time.perf_counter() - t0)
 
     def on_workbench_app_engine_loaded(self, message) -> None:
         super().on_workbench_app_engine_loaded(message)
         marks["engine"] = time.perf_counter() - t0
         gaps = [b - a for a, b in zip(ticks, ticks[1:])]
         marks["worst_stall"] = max(gaps, default=0.0)
-        self.exit()
+        self.set_interval(0.02, self.exit_when_listed)
+
+    def exit_when_listed(self) -> None:
+        if "runs_listed" in marks:
+            self.exit()
 
 async def main() -> None:
     app = Probe(runs_root=sys.argv[1], start_mode="runs")
@@ -70,7 +80,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as runs_root:
         samples = [sample(runs_root) for _ in range(args.runs)]
-    keys = ("imports", "first_frame", "engine", "worst_stall")
+    keys = ("imports", "first_frame", "runs_listed", "engine", "worst_stall")
     summary = {k: statistics.median(s[k] for s in samples) for k in keys}
     if args.json:
         print(json.dumps({"median_seconds": summary, "samples": samples}, indent=2))
