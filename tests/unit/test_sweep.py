@@ -3,6 +3,7 @@ missing, and the sweep figures."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,12 @@ def test_apply_params_sets_and_validates() -> None:
     base = tiny_run_config(tiny.data_dir, tiny.cache_dir)
     config = apply_params(base, {"lr": "1e-2", "dropout": "0.5", "image-size": "128"})
     assert (config.train.lr, config.model.dropout, config.data.image_size) == (0.01, 0.5, 128)
+    warm = dataclasses.replace(base, train=dataclasses.replace(base.train, warmup_epochs=2))
+    short = apply_params(warm, {"epochs": "1"})  # the 2-epoch warm-up is cut, as in train
+    assert (short.train.epochs, short.train.warmup_epochs) == (1, 1)
+    assert apply_params(warm, {"epochs": "5"}).train.warmup_epochs == 2
+    with pytest.raises(UsageError, match="warmup_epochs"):  # asked for: not silently changed
+        apply_params(warm, {"epochs": "1", "warmup-epochs": "2"})
     plain = apply_params(base, {"residual": "off", "squeeze-excite": "yes"})
     assert (plain.model.residual, plain.model.squeeze_excite) == (False, True)
     with pytest.raises(UsageError, match="loss=hinge: loss: must be one of"):

@@ -143,6 +143,10 @@ def apply_params(base: RunConfig, params: dict[str, str]) -> RunConfig:
     for name, value in params.items():
         param = PARAMS[name]
         sections[param.section][param.field] = _convert(name, value)
+    if "epochs" in params and "warmup-epochs" not in params:
+        # A run shorter than the warm-up gets a shorter one, as `workbench train --epochs 1` does.
+        epochs = sections["train"]["epochs"]
+        sections["train"]["warmup_epochs"] = min(base.train.warmup_epochs, max(0, epochs))
     config = RunConfig(
         data=dataclasses.replace(base.data, **sections["data"]),
         model=dataclasses.replace(base.model, **sections["model"]),
