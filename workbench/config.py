@@ -145,10 +145,10 @@ class TrainConfig:
     """DataLoader worker processes for the albumentations backend."""
 
     @staticmethod
-    def default_warmup(epochs: int) -> int:
-        """The warm-up a run gets when none is given: the default, cut to the run's length, so
-        that a 1-epoch run needs no warm-up option (the CLI and the TUI form both use it)."""
-        return max(0, min(TrainConfig.warmup_epochs, epochs))
+    def warmup_for(epochs: int, wanted: int = warmup_epochs) -> int:
+        """The warm-up ``wanted`` (the default unless given), cut to the run's length, so that a
+        1-epoch run needs no warm-up option (the CLI, the TUI form and sweep grids use it)."""
+        return max(0, min(wanted, epochs))
 
     def validate(self) -> None:
         _positive_int("epochs", self.epochs, 1, 10_000)

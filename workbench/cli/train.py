@@ -208,7 +208,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             optimizer=args.optimizer,
             schedule=args.schedule,
             warmup_epochs=(
-                TrainConfig.default_warmup(args.epochs)
+                TrainConfig.warmup_for(args.epochs)
                 if args.warmup_epochs is None
                 else args.warmup_epochs
             ),

@@ -22,11 +22,12 @@ from workbench.config import ModelConfig
 
 
 class ConvBlock(nn.Sequential):
-    """3x3 convolution (no bias: batch norm has one), batch norm, ReLU."""
+    """3x3 convolution (no bias: batch norm has one), batch norm, ReLU. Stride 2 halves the
+    resolution (the stem)."""
 
-    def __init__(self, in_channels: int, out_channels: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
         super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
+            nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False),
             nn.BatchNorm2d(out_channels),
             nn.ReLU(inplace=True),
         )
@@ -79,7 +80,8 @@ class ResidualUnit(nn.Module):
 
 
 class Classifier(nn.Module):
-    """A plain VGG-style CNN: conv/BN/ReLU stages with max pooling, GAP, dropout, linear."""
+    """A CNN built from :class:`ModelConfig`: optional stride-2 stem, conv/BN/ReLU stages (plain
+    VGG-style or residual, optionally gated) each closed by a max pool, GAP, dropout, linear."""
 
     def __init__(self, config: ModelConfig, num_classes: int, in_channels: int = 3) -> None:
         super().__init__()
@@ -90,22 +92,16 @@ class Classifier(nn.Module):
         stages: list[nn.Module] = []
         channels = in_channels
         if config.stem:
-            stages.append(
-                nn.Sequential(
-                    nn.Conv2d(channels, config.stem, 3, stride=2, padding=1, bias=False),
-                    nn.BatchNorm2d(config.stem),
-                    nn.ReLU(inplace=True),
-                )
-            )
+            stages.append(ConvBlock(channels, config.stem, stride=2))
             channels = config.stem
         for width in config.widths:
             blocks: list[nn.Module] = []
             if config.residual:
                 blocks.append(ResidualUnit(channels, width, config.convs_per_stage))
-                channels = width
-            for _ in range(0 if config.residual else config.convs_per_stage):
+            else:
                 blocks.append(ConvBlock(channels, width))
-                channels = width
+                blocks += [ConvBlock(width, width) for _ in range(config.convs_per_stage - 1)]
+            channels = width
             if config.squeeze_excite:
                 blocks.append(SqueezeExcite(width))
             blocks.append(nn.MaxPool2d(kernel_size=2))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.config import RunConfig
+from workbench.config import RunConfig, TrainConfig
 from workbench.engine.atomic import atomic_write_text
 from workbench.engine.data import PreparedData, short_hash
 from workbench.engine.events import Subscriber
@@ -145,8 +145,8 @@ def apply_params(base: RunConfig, params: dict[str, str]) -> RunConfig:
         sections[param.section][param.field] = _convert(name, value)
     if "epochs" in params and "warmup-epochs" not in params:
         # A run shorter than the warm-up gets a shorter one, as `workbench train --epochs 1` does.
-        epochs = sections["train"]["epochs"]
-        sections["train"]["warmup_epochs"] = min(base.train.warmup_epochs, max(0, epochs))
+        train = sections["train"]
+        train["warmup_epochs"] = TrainConfig.warmup_for(train["epochs"], base.train.warmup_epochs)
     config = RunConfig(
         data=dataclasses.replace(base.data, **sections["data"]),
         model=dataclasses.replace(base.model, **sections["model"]),

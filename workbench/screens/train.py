@@ -128,7 +128,7 @@ def _config(values: dict[str, Any], data: str | None, cache_dir: str | None) -> 
 
     train = section("train")
     if "epochs" in train:  # the form has no warm-up field: the CLI's default rule
-        train["warmup_epochs"] = TrainConfig.default_warmup(train["epochs"])
+        train["warmup_epochs"] = TrainConfig.warmup_for(train["epochs"])
     return RunConfig(
         data=DataConfig(data=data, cache_dir=cache_dir, **section("data")),
         model=ModelConfig(**section("model")),
