@@ -8,26 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tests.ui.helpers import settle
 from tests.ui.rundirs import write_run
-from workbench.screens import SCREENS
-
-MINE = tuple(entry for entry in SCREENS if entry.mode in ("data", "train", "runs"))
-
-
-@pytest.fixture(autouse=True)
-def stable_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Draw the mode bar and help with this issue's three screens only, so that screens added
-    later to the registry do not change these pictures."""
-    import workbench.screens.help as help_module
-    import workbench.widgets.modebar as modebar
-
-    monkeypatch.setattr(modebar, "SCREENS", MINE)
-    keys = [(key, what) for key, what in help_module.GLOBAL_KEYS if not key.isdigit()]
-    numbers = [(entry.key, f"{entry.title} screen") for entry in MINE]
-    monkeypatch.setattr(help_module, "GLOBAL_KEYS", numbers + keys)
 
 
 async def _settle(pilot) -> None:  # type: ignore[no-untyped-def]
@@ -59,5 +41,7 @@ def test_runs_help(snap_compare, make_app) -> None:  # type: ignore[no-untyped-d
         await pilot.press("question_mark")
         await pilot.pause()
 
-    app = make_app(start_mode="runs", preload=False)
+    # A relative runs folder: the screen behind the help names it, and an absolute temporary
+    # path would make the picture depend on the machine (the autouse fixture works in tmp_path).
+    app = make_app(start_mode="runs", runs_root="runs", preload=False)
     assert snap_compare(app, terminal_size=(80, 24), run_before=open_help)
