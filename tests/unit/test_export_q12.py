@@ -73,9 +73,10 @@ def test_backprop_artefacts(tmp_path: Path) -> None:
     assert [p.name for p in written] == [DERIVATION_MD, VANISHING_PNG]
     _png_ok(tmp_path / VANISHING_PNG)
     text = (tmp_path / DERIVATION_MD).read_text(encoding="utf-8")
-    assert "∂o1/∂net1 = σ'(net1) = o1(1 − o1)" in text
-    assert "Δw11 = −η·∂E/∂w11 = η (t1 − o1) o1 (1 − o1) x1" in text
+    assert r"\sigma'(\mathrm{net}_1) = o_1(1 - o_1)" in text
+    assert r"\Delta w_{11} = -\eta\,\frac{\partial E}{\partial w_{11}}" in text
     assert "agree" in text and "wrong-side saturation" in text
+    assert "saturation: \\|net1\\| large" in text  # escaped: a table cell
 
 
 def test_format_values() -> None:

@@ -13,6 +13,7 @@ the data for the plots. All results are frozen dataclasses with ``to_dict()``; n
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -269,8 +270,97 @@ def deep_stack_factors(depth: int, weight: float = 1.0) -> tuple[float, ...]:
     return tuple(products)
 
 
+@dataclass(frozen=True)
+class Float32Limits(JsonRecord):
+    """Where float32 rounds the sigmoid's slope to exactly 0, as PyTorch's autograd computes it.
+
+    ``high`` is the smallest float32 net > 0 whose gradient dσ/dnet is exactly 0 (σ rounds to
+    1.0, so 1 − o is 0); ``below_high`` is the float32 just under it and ``slope_below_high``
+    its (non-zero) gradient. ``low`` is the largest float32 net < 0 with a zero gradient (σ
+    underflows to 0). Found by bisection over float32 bit patterns, not hard-coded.
+    """
+
+    high: float
+    below_high: float
+    slope_below_high: float
+    low: float
+
+
+def _float32_slope(net: float) -> float:
+    """dσ/dnet at ``net`` by autograd in float32 (PyTorch computes it as o·(1 − o))."""
+    value = torch.tensor(net, dtype=torch.float32, requires_grad=True)
+    torch.sigmoid(value).backward()
+    assert value.grad is not None
+    return float(value.grad)
+
+
+def _first_zero_slope(sign: float) -> tuple[float, float]:
+    """(first float32 |net| with a zero slope, the float32 |net| just before it) on one side."""
+    as_bits = np.array([0.0, 1000.0], dtype=np.float32).view(np.int32)
+    good, bad = int(as_bits[0]), int(as_bits[1])  # slope > 0 at 0, == 0 at 1000 (or -1000)
+
+    def magnitude(bits: int) -> float:
+        return float(np.array(bits, dtype=np.int32).view(np.float32))
+
+    while bad - good > 1:  # positive float32 values are ordered like their bit patterns
+        middle = (good + bad) // 2
+        if _float32_slope(sign * magnitude(middle)) == 0.0:
+            bad = middle
+        else:
+            good = middle
+    return magnitude(bad), magnitude(good)
+
+
+@functools.cache
+def float32_limits() -> Float32Limits:
+    """Where PyTorch's float32 sigmoid gradient becomes exactly 0 (computed once)."""
+    high, below = _first_zero_slope(1.0)
+    low, _ = _first_zero_slope(-1.0)
+    return Float32Limits(
+        high=high, below_high=below, slope_below_high=_float32_slope(below), low=-low
+    )
+
+
+def _float32_case() -> VanishingCase:
+    """Δw11 just past the float32 limit, by autograd in float32 (x1 = 1, so w11 = net1)."""
+    limits = float32_limits()
+    t1, eta = 0.0, BASELINE["eta"]
+    net1 = float(math.ceil(limits.high))  # a round number past the limit, for the tables
+    w11 = torch.tensor(net1, dtype=torch.float32, requires_grad=True)
+    o1 = torch.sigmoid(w11 * 1.0)
+    (0.5 * (t1 - o1) ** 2).backward()
+    assert w11.grad is not None
+    o1_value = float(o1.detach())
+    delta = -eta * float(w11.grad) + 0.0  # + 0.0: no "-0" in the text
+    spacing = float(np.finfo(np.float32).eps)
+    return VanishingCase(
+        key="float32",
+        title="float32 rounds the slope to exactly 0",
+        explanation=(
+            f"from net1 = {limits.high:.9g} on, 1 + e^(−net1) rounds to 1 in float32 "
+            f"(e^(−net1) = {math.exp(-limits.high):.3g} is at most half float32's spacing "
+            f"above 1, {spacing:.3g}), so o1 = σ(net1) is exactly 1 and o1(1 − o1) exactly 0: "
+            f"at net1 = {net1:g} autograd's Δw11 is {delta:g}, while float64 gives "
+            f"{float(delta_w(net1, 1.0, t1, eta)):.3g}; one float32 step below the limit "
+            f"(net1 = {limits.below_high:.9g}) the slope is {limits.slope_below_high:.3g}. "
+            f"Towards o1 → 0 float32 holds out longer: σ only reaches 0 below net1 = "
+            f"{limits.low:.9g}"
+        ),
+        net1=net1,
+        x1=1.0,
+        t1=t1,
+        eta=eta,
+        o1=o1_value,
+        slope=o1_value * (1.0 - o1_value),
+        error=t1 - o1_value,
+        delta_w11=delta,
+        baseline=float(delta_w(BASELINE["net1"], BASELINE["x1"], BASELINE["t1"], eta)),
+    )
+
+
 def vanishing_cases() -> tuple[VanishingCase, ...]:
-    """Each way Δw11 = η (t1 − o1) o1 (1 − o1) x1 goes to zero, with a numeric example."""
+    """Each way Δw11 = η (t1 − o1) o1 (1 − o1) x1 goes to zero, with a numeric example: one
+    case per factor that can vanish, the causes of saturation, and float32's rounding."""
     stack = deep_stack_factors(10)
     return (
         _case(
@@ -282,10 +372,32 @@ def vanishing_cases() -> tuple[VanishingCase, ...]:
         _case(
             "saturation",
             "saturation: |net1| large",
-            "o1 → 1 (or 0) and o1(1 − o1) → 0; the slope is at most 1/4 everywhere, and at "
-            "net1 = 10 it is 4.5e-5, so whatever the error the update is tiny",
+            "o1 → 1 (or 0) and o1(1 − o1) → 0; the slope is at most 1/4 everywhere, and "
+            f"at net1 = 10 it is {sigmoid(10) * (1 - sigmoid(10)):.2g}, so whatever the error the "
+            "update is tiny. net1 = Σ w1i·xi grows large when the weights are large (a large "
+            "initialisation, or a too-large η that pushed them there) or the inputs are "
+            "(unnormalised pixels, 0 to 255)",
             net1=10.0,
             t1=0.5,
+        ),
+        _case(
+            "o1_to_zero",
+            "saturation: o1 → 0 (net1 very negative)",
+            "the factor o1 itself → 0: at net1 = −10, o1 = "
+            f"{sigmoid(-10):.2g} and o1(1 − o1) ≈ o1, so even the largest error t1 − o1 ≈ 1 "
+            "(the target is the other end) gives almost no update",
+            net1=-10.0,
+            t1=1.0,
+        ),
+        _case(
+            "large_input",
+            "large input drives net1 into saturation",
+            "x1 = 50 (an unnormalised pixel value) with w11 = 0.4 gives net1 = 20: x1 "
+            "multiplies Δw11, but the slope o1(1 − o1) ≈ e^(−net1) falls far faster than x1 "
+            "grows. Normalise the inputs and keep the initial weights small",
+            net1=20.0,
+            x1=50.0,
+            t1=0.0,
         ),
         _case(
             "zero_input",
@@ -315,6 +427,7 @@ def vanishing_cases() -> tuple[VanishingCase, ...]:
             net1=10.0,
             t1=0.0,
         ),
+        _float32_case(),
         VanishingCase(
             key="deep_stack",
             title="many ≤ 1/4 factors in a deeper stack",
@@ -350,6 +463,29 @@ def sigmoid_curve(low: float = -10.0, high: float = 10.0, points: int = 201) -> 
     net = np.linspace(low, high, points)
     o = 1.0 / (1.0 + np.exp(-net))
     return Curve(tuple(net.tolist()), tuple(o.tolist()), tuple((o * (1 - o)).tolist()))
+
+
+@dataclass(frozen=True)
+class PrecisionCurve(JsonRecord):
+    """dσ/dnet by autograd in float32 and in float64 on the same grid (float32 hits 0)."""
+
+    net: tuple[float, ...]
+    float32: tuple[float, ...]
+    float64: tuple[float, ...]
+
+
+def precision_curve(low: float = -100.0, high: float = 25.0, points: int = 501) -> PrecisionCurve:
+    """The sigmoid's slope as PyTorch's autograd gives it in float32 and in float64."""
+    grid = torch.linspace(low, high, points, dtype=torch.float32)  # the same points for both
+    slopes: dict[torch.dtype, tuple[float, ...]] = {}
+    for dtype in (torch.float32, torch.float64):
+        net = grid.to(dtype).clone().requires_grad_()
+        torch.sigmoid(net).sum().backward()
+        assert net.grad is not None
+        slopes[dtype] = tuple(net.grad.double().tolist())
+    return PrecisionCurve(
+        tuple(grid.double().tolist()), slopes[torch.float32], slopes[torch.float64]
+    )
 
 
 @dataclass(frozen=True)
