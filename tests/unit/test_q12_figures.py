@@ -224,6 +224,38 @@ def test_markdown_tables_are_well_formed() -> None:
         assert _assert_tables_well_formed(autograd_check_markdown(trace)) == 1
 
 
+def _parsed_tables(markdown: str) -> list[list[list[str]]]:
+    """The tables a CommonMark + GFM-table parser (markdown-it, as Jupyter's renderers do)
+    finds: rows of cell texts, the header first."""
+    markdown_it = pytest.importorskip("markdown_it")
+    tables: list[list[list[str]]] = []
+    for token in markdown_it.MarkdownIt("commonmark").enable("table").parse(markdown):
+        if token.type == "table_open":
+            tables.append([])
+        elif token.type == "tr_open":
+            tables[-1].append([])
+        elif token.type == "inline" and tables and token.level >= 4:
+            tables[-1][-1].append(token.content)
+    return tables
+
+
+def test_a_markdown_parser_sees_every_cell() -> None:
+    report = backprop_report(trials=2)
+    tables = _parsed_tables(backprop_markdown(report))
+    assert len(tables) == 3
+    for table in tables:
+        assert len({len(row) for row in table}) == 1, table[0]
+    cases = tables[2]
+    assert len(cases) == len(report.cases) + 1
+    assert [row[0] for row in cases[1:]] == [case.title for case in report.cases]
+    trace = trace_expression()
+    steps = _parsed_tables(autograd_steps_markdown(trace))
+    rows = [len(trace.forward), sum(len(step.locals) for step in trace.backward)]
+    assert [len(t) - 1 for t in steps] == [*rows, len(trace.check.rows)]
+    for table in steps:
+        assert len({len(row) for row in table}) == 1, table[0]
+
+
 def test_derivation_is_latex_and_names_the_tss_typo() -> None:
     text = backprop_derivation_markdown(backprop_report(trials=1))
     assert r"$$\Delta w_{11} = \eta\,(t_1 - o_1)\,o_1\,(1 - o_1)\,x_1 = " in text
