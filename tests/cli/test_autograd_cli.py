@@ -39,6 +39,7 @@ def test_rich_display() -> None:
     assert result.returncode == 0, result.stderr
     for text in ("PowBackward1", "Forward pass", "Backward pass", "4x·a^(4x−1)", "agree"):
         assert text in result.stdout
+    assert "Element 2 (index 1) is special" in result.stdout  # the zero exponent, in words
 
 
 def test_bad_expression_is_one_line_exit_2() -> None:

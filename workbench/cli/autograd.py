@@ -165,9 +165,12 @@ def render(trace: AutogradTrace) -> None:
         f"(rtol {check.rtol:g}, atol {check.atol:g}): {verdict}"
     )
     console.print(Text(check.note, style="dim"))
-    if trace.notes:
+    from workbench.engine.export.autograd import zero_exponent_notes
+
+    notes = [*trace.notes, *zero_exponent_notes(trace)]
+    if notes:
         console.print("\n[bold]Notes[/]")
-        for note in trace.notes:
+        for note in notes:
             console.print(Text(f"• {note}"))
     if trace.issues:
         console.print("\n[bold yellow]Undefined or non-differentiable points[/]")
