@@ -4,5 +4,14 @@ Modules here import torch and the engine lazily, inside ``run``, so ``workbench 
 TUI's first frame do not pay torch's import (about 1-2 s).
 """
 
-COMMANDS: tuple[str, ...] = ("split", "train", "eval", "sweep", "bench", "autograd", "backprop")
+COMMANDS: tuple[str, ...] = (
+    "split",
+    "train",
+    "eval",
+    "notebook",
+    "sweep",
+    "bench",
+    "autograd",
+    "backprop",
+)
 """Sub-command modules, in the order ``workbench --help`` lists them."""

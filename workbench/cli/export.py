@@ -126,10 +126,19 @@ def resolve_target(
 
 def run_export(args: argparse.Namespace) -> int:
     # torch, matplotlib and the engine cost 2-3 s to import: only the export pays for them.
+    from workbench.engine.export.notebook import recipe_warnings
     from workbench.engine.export.registry import Sources, export_all
 
     started = time.monotonic()
     run, sweep = resolve_target(args)
+    problems = recipe_warnings(run)
+    if problems:
+        err_console.print(
+            f"[yellow]note:[/] run {run.id} is not the assignment's full recipe: "
+            f"{'; '.join(problems)} (the notebook says so at its top)",
+            highlight=False,
+            soft_wrap=True,
+        )
     out = Path(args.out) if args.out else EXPORTS_ROOT / (sweep.name if sweep else run.id)
     check_writable(out)
     with progress_bar() as progress:

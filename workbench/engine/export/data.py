@@ -11,12 +11,16 @@ import csv
 import io
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from workbench.engine.atomic import atomic_write_text
 from workbench.engine.data import SPLITS, PreparedData
 from workbench.engine.export import new_figure, save_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 SPLIT_GRID_PNG = "split_grid.png"
 SPLIT_GRID_CSV = "split_grid.csv"
@@ -47,15 +51,12 @@ def _hwc(data: PreparedData, index: int) -> np.ndarray:
     return data.images[index].permute(1, 2, 0).numpy()
 
 
-def write_split_grid(data: PreparedData, out_dir: str | Path, per: int = 5) -> list[Path]:
-    """``split_grid.png``: the first ``per`` images of each split for every class, one row per
-    (class, split) labelled on the left; ``split_grid.csv``: the files shown."""
+def split_grid_figure(data: PreparedData, per: int = 5) -> Figure:
+    """The first ``per`` images of each split for every class, one row per (class, split)
+    labelled on the left."""
     rows = split_grid_rows(data, per)
     figure = new_figure(1.5 * per + 1.2, 1.55 * len(rows))
     axes = figure.subplots(len(rows), per, squeeze=False)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(("class", "split", "column", "path"))
     for r, (split, name, indices) in enumerate(rows):
         for c in range(per):
             ax = axes[r][c]
@@ -68,7 +69,6 @@ def write_split_grid(data: PreparedData, out_dir: str | Path, per: int = 5) -> l
                 path = data.scan.paths[index]
                 ax.imshow(_hwc(data, index))
                 ax.set_title(path.rsplit("/", 1)[-1][:22], fontsize=6)
-                writer.writerow((name, split, c + 1, path))
         axes[r][0].set_ylabel(f"{name}\n{SPLIT_NAMES[split]}", fontsize=9, rotation=0, ha="right")
     figure.suptitle(
         f"First {per} images of each split per class ({data.scan.source}, "
@@ -76,9 +76,20 @@ def write_split_grid(data: PreparedData, out_dir: str | Path, per: int = 5) -> l
         fontsize=10,
     )
     figure.tight_layout()
+    return figure
+
+
+def write_split_grid(data: PreparedData, out_dir: str | Path, per: int = 5) -> list[Path]:
+    """``split_grid.png`` (:func:`split_grid_figure`); ``split_grid.csv``: the files shown."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(("class", "split", "column", "path"))
+    for split, name, indices in split_grid_rows(data, per):
+        for column, index in enumerate(indices, start=1):
+            writer.writerow((name, split, column, data.scan.paths[index]))
     out = Path(out_dir)
     return [
-        save_figure(figure, out / SPLIT_GRID_PNG, dpi=110),
+        save_figure(split_grid_figure(data, per), out / SPLIT_GRID_PNG, dpi=110),
         atomic_write_text(out / SPLIT_GRID_CSV, buffer.getvalue()),
     ]
 
@@ -88,19 +99,31 @@ def augment_source_index(data: PreparedData) -> int:
     return data.split.indices("train")[0]
 
 
-def write_augment_grid(
-    data: PreparedData, out_dir: str | Path, backend: str, n: int = 8, seed: int = 0
-) -> list[Path]:
-    """``augment_grid_<backend>.png``: one training image and ``n`` random augmentations of it,
-    each titled with the transforms and parameters applied; the ``.txt`` lists the same."""
+def augment_tiles(
+    data: PreparedData, backend: str, n: int = 8, seed: int = 0
+) -> list[tuple[np.ndarray, str]]:
+    """The first training image ("original") and ``n`` random augmentations of it by
+    ``backend``, each with the transforms and parameters applied, as text."""
     from workbench.engine.augment import preview_augmentations
 
     if backend not in AUGMENT_BACKENDS:
         raise ValueError(f"backend must be one of {AUGMENT_BACKENDS}, got {backend!r}")
-    index = augment_source_index(data)
-    image = np.ascontiguousarray(_hwc(data, index))
-    previews = preview_augmentations(image, backend, n, seed)
-    tiles = [(image, "original"), *previews]
+    image = np.ascontiguousarray(_hwc(data, augment_source_index(data)))
+    return [(image, "original"), *preview_augmentations(image, backend, n, seed)]
+
+
+def _tile_label(k: int, text: str) -> str:
+    return "original" if k == 0 else f"#{k}: {text}".replace(" ;", ";")
+
+
+def augment_grid_figure(data: PreparedData, backend: str, n: int = 8, seed: int = 0) -> Figure:
+    """One training image and ``n`` random augmentations of it (:func:`augment_tiles`), each
+    titled with the transforms and parameters applied."""
+    return _augment_grid(data, backend, augment_tiles(data, backend, n, seed))
+
+
+def _augment_grid(data: PreparedData, backend: str, tiles: list[tuple[np.ndarray, str]]) -> Figure:
+    n = len(tiles) - 1
     columns = 3 if len(tiles) <= 9 else 4
     rows = (len(tiles) + columns - 1) // columns
     lines_per_title = max(
@@ -124,22 +147,33 @@ def write_augment_grid(
             "hspace": title / side,
         },
     )
-    lines = [f"backend {backend}, seed {seed}, source {data.scan.paths[index]}"]
     for k, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if k >= len(tiles):
             continue
         tile, text = tiles[k]
         ax.imshow(tile)
-        label = "original" if k == 0 else f"#{k}: {text}".replace(" ;", ";")
-        ax.set_title(textwrap.fill(label, 44), fontsize=6.5)
-        lines.append(label)
+        ax.set_title(textwrap.fill(_tile_label(k, text), 44), fontsize=6.5)
     figure.suptitle(
-        f"{backend} augmentation: {n} random draws of {data.scan.paths[index]}", fontsize=10
+        f"{backend} augmentation: {n} random draws of "
+        f"{data.scan.paths[augment_source_index(data)]}",
+        fontsize=10,
     )
+    return figure
+
+
+def write_augment_grid(
+    data: PreparedData, out_dir: str | Path, backend: str, n: int = 8, seed: int = 0
+) -> list[Path]:
+    """``augment_grid_<backend>.png`` (:func:`augment_grid_figure`); the ``.txt`` lists the
+    same transforms and parameters."""
+    source = data.scan.paths[augment_source_index(data)]
+    lines = [f"backend {backend}, seed {seed}, source {source}"]
+    tiles = augment_tiles(data, backend, n, seed)
+    lines += [_tile_label(k, text) for k, (_, text) in enumerate(tiles)]
     png, txt = augment_grid_names(backend)
     out = Path(out_dir)
     return [
-        save_figure(figure, out / png, dpi=110),
+        save_figure(_augment_grid(data, backend, tiles), out / png, dpi=110),
         atomic_write_text(out / txt, "\n".join(lines) + "\n"),
     ]

@@ -23,6 +23,7 @@ from workbench.engine.export import new_figure, save_figure
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 CONFUSION_PNG = "confusion_matrix.png"
 CONFUSION_CSV = "confusion_matrix.csv"
@@ -30,6 +31,8 @@ FIRST10_PNG = "test_first10.png"
 FIRST10_CSV = "test_first10.csv"
 RANDOM_PNG = "random_probabilities.png"
 RANDOM_CSV = "random_probabilities.csv"
+CONFUSION_GRID_PNG = "confusion_grid.png"
+CONFUSION_GRID_CSV = "confusion_grid.csv"
 MISCLASSIFIED_PNG = "misclassified.png"
 MISCLASSIFIED_CSV = "misclassified.csv"
 REPORT_TXT = "test_report.txt"
@@ -99,9 +102,8 @@ def confusion_csv_text(report: TestReport) -> str:
     return _csv(rows)
 
 
-def write_confusion_matrix(report: TestReport, out_dir: str | Path) -> list[Path]:
-    """``confusion_matrix.png`` (counts and row percentages, coloured by row share) and
-    ``confusion_matrix.csv`` (counts)."""
+def confusion_matrix_figure(report: TestReport) -> Figure:
+    """The test confusion matrix: counts and row percentages, coloured by row share."""
     classes = report.classes
     k = len(classes)
     counts = np.asarray(report.confusion)
@@ -136,9 +138,15 @@ def write_confusion_matrix(report: TestReport, out_dir: str | Path) -> list[Path
         fontsize=10,
     )
     figure.tight_layout()
+    return figure
+
+
+def write_confusion_matrix(report: TestReport, out_dir: str | Path) -> list[Path]:
+    """``confusion_matrix.png`` (:func:`confusion_matrix_figure`) and ``confusion_matrix.csv``
+    (counts)."""
     out = Path(out_dir)
     return [
-        save_figure(figure, out / CONFUSION_PNG, dpi=130),
+        save_figure(confusion_matrix_figure(report), out / CONFUSION_PNG, dpi=130),
         atomic_write_text(out / CONFUSION_CSV, confusion_csv_text(report)),
     ]
 
@@ -146,14 +154,18 @@ def write_confusion_matrix(report: TestReport, out_dir: str | Path) -> list[Path
 # --------------------------------------------------------------------------- image grids
 
 
-def write_test_first10(evaluation: Evaluation, out_dir: str | Path, n: int = 10) -> list[Path]:
-    """``test_first10.png``: the first ``n`` test images of each class, titled with the true
-    and predicted class (green right, red wrong); ``test_first10.csv``: the same rows."""
+def _shown(evaluation: Evaluation, chosen: dict[int, list[int]]) -> list[Prediction]:
+    return [evaluation.prediction(p) for positions in chosen.values() for p in positions]
+
+
+def first10_figure(evaluation: Evaluation, n: int = 10) -> Figure:
+    """The first ``n`` test images of each class, titled with the true and predicted class
+    (green right, red wrong)."""
     classes = evaluation.classes
     chosen = evaluation.first_per_class(n)
     figure = new_figure(1.45 * n + 0.8, 1.95 * len(classes) + 0.2)
     axes = figure.subplots(len(classes), n, squeeze=False)
-    shown: list[Prediction] = []
+    shown = _shown(evaluation, chosen)
     for label, positions in chosen.items():
         for c in range(n):
             ax = axes[label][c]
@@ -161,7 +173,6 @@ def write_test_first10(evaluation: Evaluation, out_dir: str | Path, n: int = 10)
             if c >= len(positions):
                 continue
             p = evaluation.prediction(positions[c])
-            shown.append(p)
             ax.imshow(evaluation.images[p.position])
             ax.set_title(
                 f"true {classes[p.true][:9]}\npred {classes[p.predicted][:9]} "
@@ -177,21 +188,27 @@ def write_test_first10(evaluation: Evaluation, out_dir: str | Path, n: int = 10)
         fontsize=10,
     )
     figure.tight_layout(h_pad=0.8)
+    return figure
+
+
+def write_test_first10(evaluation: Evaluation, out_dir: str | Path, n: int = 10) -> list[Path]:
+    """``test_first10.png`` (:func:`first10_figure`); ``test_first10.csv``: its rows."""
+    shown = _shown(evaluation, evaluation.first_per_class(n))
     out = Path(out_dir)
     return [
-        save_figure(figure, out / FIRST10_PNG, dpi=120),
+        save_figure(first10_figure(evaluation, n), out / FIRST10_PNG, dpi=120),
         atomic_write_text(out / FIRST10_CSV, _csv(_prediction_rows(evaluation, shown))),
     ]
 
 
-def write_random_probabilities(
-    evaluation: Evaluation, out_dir: str | Path, per_class: int = 6, seed: int = 0
-) -> list[Path]:
-    """``random_probabilities.png``: a confusion-matrix-like grid, one row per true class of
-    ``per_class`` random test images (drawn with ``seed``), each with its softmax scores as bars
-    below (coloured by correctness); ``random_probabilities.csv``: the same numbers."""
+def random_probabilities_figure(
+    evaluation: Evaluation, per_class: int = 6, seed: int = 0
+) -> Figure:
+    """One row per true class of ``per_class`` random test images (drawn with ``seed``), each
+    with its softmax scores as bars below (coloured by correctness)."""
     classes = evaluation.classes
     chosen = evaluation.random_per_class(per_class, seed)
+    shown = _shown(evaluation, chosen)
     k = len(classes)
     bars = 0.2 * k + 0.3
     width = 1.75 * per_class + 0.9
@@ -210,7 +227,6 @@ def write_random_probabilities(
         top=1 - 0.6 / height,
         bottom=gap / height,
     )
-    shown: list[Prediction] = []
     for label, positions in chosen.items():
         for c in range(per_class):
             top = figure.add_subplot(grid[label, c])
@@ -218,7 +234,6 @@ def write_random_probabilities(
             if c >= len(positions):
                 continue
             p = evaluation.prediction(positions[c])
-            shown.append(p)
             top.imshow(evaluation.images[p.position])
             top.set_title(p.file_name[:20], fontsize=6)
             if c == 0:
@@ -232,11 +247,97 @@ def write_random_probabilities(
         f"{right}/{len(shown)} right; green bar = right prediction, red = wrong",
         fontsize=9,
     )
+    return figure
+
+
+def write_random_probabilities(
+    evaluation: Evaluation, out_dir: str | Path, per_class: int = 6, seed: int = 0
+) -> list[Path]:
+    """``random_probabilities.png`` (:func:`random_probabilities_figure`) and
+    ``random_probabilities.csv``: the same numbers."""
+    shown = _shown(evaluation, evaluation.random_per_class(per_class, seed))
     out = Path(out_dir)
-    rows = _prediction_rows(evaluation, shown)
+    figure = random_probabilities_figure(evaluation, per_class, seed)
     return [
         save_figure(figure, out / RANDOM_PNG, dpi=120),
-        atomic_write_text(out / RANDOM_CSV, _csv(rows)),
+        atomic_write_text(out / RANDOM_CSV, _csv(_prediction_rows(evaluation, shown))),
+    ]
+
+
+def confusion_grid_positions(evaluation: Evaluation, seed: int = 0) -> dict[tuple[int, int], int]:
+    """One random test image (its position) for every (true, predicted) cell that has one."""
+    rng = np.random.default_rng(seed)
+    chosen: dict[tuple[int, int], int] = {}
+    k = len(evaluation.classes)
+    for t in range(k):
+        for q in range(k):
+            landed = np.flatnonzero((evaluation.labels == t) & (evaluation.predictions == q))
+            if len(landed):
+                chosen[(t, q)] = int(rng.choice(landed))
+    return chosen
+
+
+def confusion_grid_figure(evaluation: Evaluation, seed: int = 0) -> Figure:
+    """The confusion matrix drawn with pictures: rows the true class, columns the predicted
+    class, each cell one random test image that landed there with its softmax bars below it
+    ("none" where no image landed)."""
+    classes = evaluation.classes
+    k = len(classes)
+    chosen = confusion_grid_positions(evaluation, seed)
+    counts = evaluation.report.confusion
+    bars = 0.2 * k + 0.3
+    side = 1.9
+    gap = bars + 0.55
+    width = side * k * 1.25 + 1.2
+    height = (side + gap) * k + 0.9
+    figure = new_figure(width, height)
+    grid = figure.add_gridspec(
+        k,
+        k,
+        left=1.0 / width,
+        right=0.98,
+        hspace=gap / side,
+        wspace=0.25,
+        top=1 - 0.9 / height,
+        bottom=gap / height,
+    )
+    for t in range(k):
+        for q in range(k):
+            ax = figure.add_subplot(grid[t, q])
+            _blank(ax)
+            if t == 0:
+                ax.set_title(f"predicted {classes[q][:14]}", fontsize=8, pad=14)
+            if q == 0:
+                ax.set_ylabel(f"true\n{classes[t][:14]}", fontsize=9)
+            position = chosen.get((t, q))
+            if position is None:
+                ax.text(0.5, 0.5, "none", ha="center", va="center", fontsize=10, color=NEUTRAL)
+                continue
+            prediction = evaluation.prediction(position)
+            ax.imshow(evaluation.images[position])
+            ax.text(
+                0.5, 1.02, f"{counts[t][q]} here", transform=ax.transAxes, ha="center",
+                va="bottom", fontsize=6.5, color=RIGHT if t == q else WRONG,
+            )  # fmt: skip
+            below = ax.inset_axes((0.0, -0.08 - bars / side, 1.0, bars / side * 0.85))
+            _bars(below, prediction, classes)
+    figure.suptitle(
+        f"Confusion matrix with pictures: one random test image per cell (seed {seed}), "
+        "rows true class, columns predicted class",
+        fontsize=9,
+    )
+    return figure
+
+
+def write_confusion_grid(evaluation: Evaluation, out_dir: str | Path, seed: int = 0) -> list[Path]:
+    """``confusion_grid.png`` (:func:`confusion_grid_figure`) and ``confusion_grid.csv``: the
+    image shown in each cell with its probabilities."""
+    chosen = confusion_grid_positions(evaluation, seed)
+    shown = [evaluation.prediction(position) for position in chosen.values()]
+    out = Path(out_dir)
+    return [
+        save_figure(confusion_grid_figure(evaluation, seed), out / CONFUSION_GRID_PNG, dpi=120),
+        atomic_write_text(out / CONFUSION_GRID_CSV, _csv(_prediction_rows(evaluation, shown))),
     ]
 
 
@@ -250,17 +351,11 @@ def _overlay(ax: Axes, image: np.ndarray, cam: np.ndarray, title: str) -> None:
     ax.set_title(title, fontsize=7)
 
 
-def write_misclassified(evaluation: Evaluation, out_dir: str | Path) -> list[Path]:
-    """``misclassified.png``: the worst misclassified test images (by loss), each with Grad-CAM
-    overlays for its true and its predicted class and its probability bars;
-    ``misclassified.csv``: every misclassified test image, ranked by loss."""
+def misclassified_figure(evaluation: Evaluation) -> Figure:
+    """The worst misclassified test images (by loss), each with Grad-CAM overlays for its true
+    and its predicted class and its probability bars."""
     classes = evaluation.classes
     explanations = evaluation.explanations
-    out = Path(out_dir)
-    rows = _prediction_rows(evaluation, evaluation.misclassified)
-    rows[0].insert(0, "rank")
-    for rank, row in enumerate(rows[1:], start=1):
-        row.insert(0, rank)
     count = max(len(explanations), 1)
     height = 2.3 * count + 0.7
     figure = new_figure(10.5, height)
@@ -314,8 +409,19 @@ def write_misclassified(evaluation: Evaluation, out_dir: str | Path) -> list[Pat
         "for that class is",
         fontsize=9,
     )
+    return figure
+
+
+def write_misclassified(evaluation: Evaluation, out_dir: str | Path) -> list[Path]:
+    """``misclassified.png`` (:func:`misclassified_figure`); ``misclassified.csv``: every
+    misclassified test image, ranked by loss."""
+    rows = _prediction_rows(evaluation, evaluation.misclassified)
+    rows[0].insert(0, "rank")
+    for rank, row in enumerate(rows[1:], start=1):
+        row.insert(0, rank)
+    out = Path(out_dir)
     return [
-        save_figure(figure, out / MISCLASSIFIED_PNG, dpi=120),
+        save_figure(misclassified_figure(evaluation), out / MISCLASSIFIED_PNG, dpi=120),
         atomic_write_text(out / MISCLASSIFIED_CSV, _csv(rows)),
     ]
 

@@ -178,6 +178,12 @@ def _random(sources: Sources, out: Path) -> list[Path]:
     return write_random_probabilities(sources.evaluation(), out, seed=sources.seed)
 
 
+def _confusion_grid(sources: Sources, out: Path) -> list[Path]:
+    from workbench.engine.export.evaluation import write_confusion_grid
+
+    return write_confusion_grid(sources.evaluation(), out, seed=sources.seed)
+
+
 def _misclassified(sources: Sources, out: Path) -> list[Path]:
     from workbench.engine.export.evaluation import write_misclassified
 
@@ -256,6 +262,12 @@ def _loss_comparison(sources: Sources, out: Path) -> list[Path]:
             accuracy = evaluation.report.accuracy
         runs.append(LossRun(run.config().train.loss, path.name, run.metrics("val"), accuracy))
     return write_loss_comparison(runs, out)
+
+
+def _notebook(sources: Sources, out: Path) -> list[Path]:
+    from workbench.engine.export.notebook import write_notebook
+
+    return write_notebook(sources, out, progress=sources.progress)
 
 
 # ------------------------------------------------------------------------------ registry
@@ -372,6 +384,14 @@ ARTEFACTS: tuple[Artefact, ...] = (
         _random,
     ),
     Artefact(
+        "confusion_grid",
+        "confusion matrix with pictures: a test image per cell with softmax bars",
+        ("confusion_grid.png", "confusion_grid.csv"),
+        "run",
+        "Q3 j",
+        _confusion_grid,
+    ),
+    Artefact(
         "misclassified",
         "worst misclassified test images with Grad-CAM",
         ("misclassified.png", "misclassified.csv"),
@@ -395,6 +415,14 @@ ARTEFACTS: tuple[Artefact, ...] = (
         "Q3 k",
         _loss_comparison,
         _loss_applies,
+    ),
+    Artefact(
+        "notebook",
+        "the assignment's notebook for the run, executed (Q1, Q2, Q3 a-k)",
+        ("notebook.ipynb", "test_report.json"),
+        "run",
+        "Q1-Q3",
+        _notebook,
     ),
 )
 
@@ -450,5 +478,6 @@ def export_all(
         if reason is not None:
             result.skipped.append((entry.name, reason))
             continue
-        result.written.extend(entry.write(sources, out))
+        # a file two artefacts write (the notebook writes the test report it checks) is one
+        result.written.extend(p for p in entry.write(sources, out) if p not in result.written)
     return result

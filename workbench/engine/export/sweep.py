@@ -8,11 +8,15 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.engine.atomic import atomic_write_text
 from workbench.engine.export import new_figure, save_figure
 from workbench.engine.runs import MetricRow
 from workbench.engine.sweep import PARAMS, SweepSummary
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 SUMMARY_TXT = "sweep_summary.txt"
 LOSS_PNG = "loss_comparison.png"
@@ -68,8 +72,8 @@ def write_sweep_summary(summary: SweepSummary, out_dir: str | Path) -> Path:
     return atomic_write_text(Path(out_dir) / SUMMARY_TXT, summary_text(summary))
 
 
-def write_sweep_plot(summary: SweepSummary, name: str, out_dir: str | Path) -> Path:
-    """``sweep_<name>.png``: validation accuracy curves of every run coloured by the value of
+def sweep_figure(summary: SweepSummary, name: str) -> Figure:
+    """Validation accuracy curves of every run coloured by the value of hyper-parameter
     ``name``, and each run's best validation accuracy against that value."""
     values = dict(summary.grid.axes)[name]
     numeric = _numeric(name)
@@ -133,7 +137,12 @@ def write_sweep_plot(summary: SweepSummary, name: str, out_dir: str | Path) -> P
     right.grid(alpha=0.3)
     right.legend(fontsize=8)
     figure.tight_layout()
-    return save_figure(figure, Path(out_dir) / sweep_png(name), dpi=120)
+    return figure
+
+
+def write_sweep_plot(summary: SweepSummary, name: str, out_dir: str | Path) -> Path:
+    """``sweep_<name>.png``: :func:`sweep_figure`."""
+    return save_figure(sweep_figure(summary, name), Path(out_dir) / sweep_png(name), dpi=120)
 
 
 def write_sweep_artefacts(summary: SweepSummary, out_dir: str | Path) -> list[Path]:
@@ -152,9 +161,8 @@ class LossRun:
     test_accuracy: float | None
 
 
-def write_loss_comparison(runs: Sequence[LossRun], out_dir: str | Path) -> list[Path]:
-    """``loss_comparison.png``: validation accuracy and loss curves per loss, and test accuracy
-    side by side; ``loss_comparison.csv``: the numbers."""
+def loss_comparison_figure(runs: Sequence[LossRun]) -> Figure:
+    """Validation accuracy and loss curves per loss, and test accuracy side by side."""
     from matplotlib import colormaps
 
     cmap = colormaps["tab10"]
@@ -187,6 +195,12 @@ def write_loss_comparison(runs: Sequence[LossRun], out_dir: str | Path) -> list[
     bar_ax.set_ylim(0, 1.08)
     bar_ax.set_title("test accuracy (best checkpoint)", fontsize=10)
     figure.tight_layout()
+    return figure
+
+
+def write_loss_comparison(runs: Sequence[LossRun], out_dir: str | Path) -> list[Path]:
+    """``loss_comparison.png`` (:func:`loss_comparison_figure`); ``loss_comparison.csv``: the
+    numbers."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["loss", "run", "epochs", "best_val_accuracy", "test_accuracy"])
@@ -203,6 +217,6 @@ def write_loss_comparison(runs: Sequence[LossRun], out_dir: str | Path) -> list[
         )
     out = Path(out_dir)
     return [
-        save_figure(figure, out / LOSS_PNG, dpi=120),
+        save_figure(loss_comparison_figure(runs), out / LOSS_PNG, dpi=120),
         atomic_write_text(out / LOSS_CSV, buffer.getvalue()),
     ]

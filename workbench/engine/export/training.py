@@ -5,10 +5,14 @@ F1 (train and validation per epoch, best epoch marked), and copies of ``train.tx
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.engine.atomic import atomic_write_bytes
 from workbench.engine.export import new_figure, save_figure
 from workbench.engine.runs import MetricRow, Run
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 METRIC_NAMES = ("loss", "accuracy", "precision", "recall", "f1")
 METRIC_TITLES = {
@@ -33,8 +37,9 @@ def best_epoch(val: list[MetricRow]) -> int:
     return best.epoch
 
 
-def write_metric_plot(run: Run, name: str, out_dir: str | Path) -> Path:
-    """``metrics_<name>.png``: train and validation ``name`` per epoch, best epoch marked."""
+def metric_figure(run: Run, name: str) -> Figure:
+    """Train and validation ``name`` per epoch (one of :data:`METRIC_NAMES`), the epoch of
+    ``best.pt`` marked."""
     if name not in METRIC_NAMES:
         raise ValueError(f"metric must be one of {METRIC_NAMES}, got {name!r}")
     train, val = run.metrics("train"), run.metrics("val")
@@ -75,7 +80,12 @@ def write_metric_plot(run: Run, name: str, out_dir: str | Path) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     figure.tight_layout()
-    return save_figure(figure, Path(out_dir) / metrics_png(name), dpi=120)
+    return figure
+
+
+def write_metric_plot(run: Run, name: str, out_dir: str | Path) -> Path:
+    """``metrics_<name>.png``: :func:`metric_figure`."""
+    return save_figure(metric_figure(run, name), Path(out_dir) / metrics_png(name), dpi=120)
 
 
 def copy_metric_files(run: Run, out_dir: str | Path) -> list[Path]:
