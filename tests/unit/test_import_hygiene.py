@@ -19,13 +19,17 @@ UI_PREFIXES = (
 
 
 def _engine_modules() -> list[str]:
-    return sorted(
-        f"workbench.engine.{info.name}" for info in pkgutil.iter_modules(workbench.engine.__path__)
-    )
+    """Every module of the engine, sub-packages (``engine/export/``) included."""
+    found = pkgutil.walk_packages(workbench.engine.__path__, prefix="workbench.engine.")
+    return sorted(info.name for info in found)
+
+
+def test_the_walk_reaches_the_export_package() -> None:
+    assert "workbench.engine.export.notebook" in _engine_modules()
 
 
 def test_engine_modules_load_no_ui_code() -> None:
-    modules = ["workbench.engine", *_engine_modules()]
+    modules = ["workbench.engine", "workbench.api", *_engine_modules()]
     code = (
         "import importlib, sys\n"
         f"for name in {modules!r}: importlib.import_module(name)\n"
@@ -61,3 +65,9 @@ def test_reading_runs_and_sweeps_needs_no_training_stack() -> None:
     """The Runs screen lists run and sweep folders at start-up, before torch has loaded."""
     modules = "workbench.engine.runs, workbench.engine.sweep, workbench.engine.events"
     assert _packages_loaded_by(modules, {"torch", "sklearn"}) == set()
+
+
+def test_the_public_api_is_light() -> None:
+    """`from workbench import api` in a notebook's first cell pays for neither torch nor
+    Textual until a function needs them."""
+    assert _packages_loaded_by("workbench.api", {"torch", "textual", "matplotlib"}) == set()

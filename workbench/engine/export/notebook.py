@@ -230,6 +230,7 @@ def _split_rebuild(sources: Sources) -> str:
     data = sources.data()
     source = data.scan.image_source
     seed = data.split.seed
+    split_csv = str(sources.run.split_path().resolve()) if sources.run else "split.csv"
     if source.is_zip:
         listing = """
             import zipfile
@@ -256,6 +257,7 @@ def _split_rebuild(sources: Sources) -> str:
         import csv, hashlib, os
         import numpy as np
         ROOT, PREFIX, SEED = {_literal(source.location)}, {_literal(source.prefix)}, {seed}
+        SPLIT_CSV = {_literal(split_csv)}
         IMAGES = {IMAGE_SUFFIXES!r}
         """
         )
@@ -268,7 +270,7 @@ def _split_rebuild(sources: Sources) -> str:
             n = len(paths); n_train = (7 * n + 5) // 10; n_val = (n + 5) // 10
             for i, p in enumerate(paths):
                 rebuilt[p] = "train" if i < n_train else "val" if i < n_train + n_val else "test"
-        with open(RUN.split_path(), newline="", encoding="utf-8") as handle:
+        with open(SPLIT_CSV, newline="", encoding="utf-8") as handle:
             saved = {row["path"]: row["split"] for row in csv.DictReader(handle)}
         same = sum(rebuilt.get(path) == split for path, split in saved.items())
         print(f"identical: {same} of {len(saved)}"
