@@ -131,6 +131,8 @@ def run_export(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     run, sweep = resolve_target(args)
+    out = Path(args.out) if args.out else EXPORTS_ROOT / (sweep.name if sweep else run.id)
+    check_writable(out)
     problems = recipe_warnings(run)
     if problems:
         err_console.print(
@@ -139,8 +141,6 @@ def run_export(args: argparse.Namespace) -> int:
             highlight=False,
             soft_wrap=True,
         )
-    out = Path(args.out) if args.out else EXPORTS_ROOT / (sweep.name if sweep else run.id)
-    check_writable(out)
     with progress_bar() as progress:
         sources = Sources.for_run(
             run,
