@@ -26,6 +26,8 @@ def test_export_on_a_fresh_folder_trains_a_quick_run_then_writes_everything(
     result = run_cli("--export", "--data", str(data), "--cache-dir", str(tmp_path / "c"), cwd=work)
     assert result.returncode == 0, result.stderr
     assert "training a quick one" in result.stderr
+    # a quick run is never passed off as the assignment's recipe (the notebook warns too)
+    assert "not the assignment's full recipe" in result.stderr
     runs = list_runs(work / "runs")
     assert len(runs) == 1
     run = runs[0]
