@@ -138,3 +138,27 @@ def test_the_exported_png_is_the_api_figure(tmp_path: Path) -> None:
     exported = write_confusion_matrix(evaluation.report, tmp_path)[0]
     mine = save_figure(api.confusion_matrix(evaluation), tmp_path / "mine.png", dpi=130)
     assert np.array_equal(np.asarray(Image.open(exported)), np.asarray(Image.open(mine)))
+
+
+def test_part_k_compares_the_losses_of_sibling_runs(tmp_path: Path) -> None:
+    """With a finished run of another loss beside the run, part (k) explains and plots the
+    comparison instead of printing the sweep command."""
+    import shutil
+
+    from test_evaluate_helpers import tiny_run_config
+
+    from workbench.engine.data import prepare_data
+    from workbench.engine.export.notebook import notebook_cells
+    from workbench.engine.loop import fit
+
+    tiny = tiny_run()
+    runs = tmp_path / "runs"
+    shutil.copytree(tiny.run_dir, runs / "ce")
+    config = tiny_run_config(tiny.data_dir, tiny.cache_dir, loss="focal")
+    assert fit(config, prepare_data(config.data), runs / "focal").state == "finished"
+    cells = notebook_cells(Sources.for_run(Run(runs / "ce")))
+    k = next(i for i, c in enumerate(cells) if c.text.startswith("## Q3 (k)"))
+    part = cells[k:]
+    assert any("did best" in c.text and "**focal**" in c.text for c in part)
+    assert any(c.kind == "code" and "api.loss_comparison" in c.text for c in part)
+    assert not any("workbench sweep --grid loss=" in c.text for c in part)

@@ -11,6 +11,7 @@ notebook atomically, executes it with ``nbclient`` on the ``ipykernel`` kernel o
 from __future__ import annotations
 
 import json
+import subprocess
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -681,7 +682,8 @@ def execute_notebook(
         extra_arguments=["--log-level=ERROR"],
     )
     try:
-        client.execute()
+        # the kernel's own output goes nowhere: under the TUI it would scribble over the screen
+        client.execute(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except NoSuchKernel:
         raise NotebookFailed(
             "no Python kernel to execute the notebook (install ipykernel in this environment, "
