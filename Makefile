@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-test bench clean
+.PHONY: run test test-fast install install-test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,13 @@ test: install-test
 	$(BIN)/ruff check workbench tests benchmarks
 	$(BIN)/ruff format --check workbench tests benchmarks
 	$(BIN)/mypy workbench
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+
+## test-fast: the edit loop: lint, then the tests that are neither slow nor UI (about a minute)
+test-fast: install-test
+	$(BIN)/ruff check workbench tests benchmarks
+	$(BIN)/python -m pytest -m "not slow" --ignore=tests/ui -q
 
 bench: install
 	$(BIN)/workbench bench $(if $(DATA),--data $(DATA))
