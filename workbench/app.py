@@ -11,7 +11,7 @@ import importlib
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -22,6 +22,9 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from workbench.screens import SCREENS, entry_for
+
+if TYPE_CHECKING:
+    from workbench.screens.base import WorkbenchScreen
 
 ENGINE_MODULES = (
     "torch",
@@ -92,6 +95,8 @@ class WorkbenchApp(App[None]):
         self.cache_dir = cache_dir
         self.runs_root = Path(runs_root)
         self.start_mode = start_mode
+        self.opened_screens: list[WorkbenchScreen] = []
+        """The base screen of every mode opened so far, in the order they were opened."""
         self.preload = preload
         self.started_at = time.perf_counter()
         self.engine_seconds: float | None = None
@@ -138,9 +143,9 @@ class WorkbenchApp(App[None]):
         if event.state == WorkerState.ERROR:
             self.report_worker_error(event.worker)
 
-    def mode_screens(self) -> list[Screen[object]]:
-        """The base screen of every mode opened so far."""
-        return [stack[0] for stack in self._screen_stacks.values() if stack]
+    def mode_screens(self) -> list[WorkbenchScreen]:
+        """The base screen of every mode opened so far (each registers itself on mount)."""
+        return list(self.opened_screens)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         for entry in SCREENS:

@@ -111,3 +111,25 @@ async def test_bad_checkpoint_is_a_notification(make_app, tmp_path: Path) -> Non
         assert app.is_running
         messages = [str(n.message) for n in app._notifications]
         assert any("bogus.pt" in m for m in messages), messages
+
+
+async def test_picking_a_run_highlights_the_newest(make_app, tiny_run: Path) -> None:  # type: ignore[no-untyped-def]
+    """`o` opens the run list on the newest run, not on the blank prompt (through the
+    Select's public drop-down, an OptionList)."""
+    from textual.widgets import OptionList, Select
+
+    app = make_app(start_mode="evaluate", runs_root=tiny_run.parent, preload=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        screen.action_reload()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("o")
+        await pilot.pause()
+        select = screen.query_one("#ev-run", Select)
+        overlay = select.query_one(OptionList)
+        assert overlay.highlighted == 1
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert select.value == str(tiny_run)

@@ -126,3 +126,23 @@ async def test_help_describes_each_screen_and_its_keys(make_app, mode: str) -> N
                 assert binding.description in text
         await pilot.press("question_mark")
         assert app.screen.id == "help"
+
+
+async def test_help_prints_keys_as_they_are_typed(make_app) -> None:  # type: ignore[no-untyped-def]
+    """Keys read as printed on the keyboard (``[``), never as Textual's names for them."""
+    from workbench.screens.help import help_markdown
+
+    app = make_app(start_mode="data", preload=False)
+    async with app.run_test(size=(100, 30)):
+        text = help_markdown(app.screen)
+    assert "`[` Prev tab" in text and "`]` Next tab" in text
+    assert "square_bracket" not in text and "question_mark" not in text
+
+
+async def test_quitting_asks_every_opened_screen(make_app) -> None:  # type: ignore[no-untyped-def]
+    """The app knows each mode's screen once it is opened (no private Textual state)."""
+    app = make_app(start_mode="data", preload=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("3")
+        await pilot.pause()
+        assert {type(s).__name__ for s in app.mode_screens()} == {"DataScreen", "RunsScreen"}

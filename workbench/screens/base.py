@@ -41,6 +41,11 @@ class WorkbenchScreen(Screen[None]):
         """The app, typed."""
         return cast("WorkbenchApp", self.app)
 
+    def on_mount(self) -> None:
+        """Register with the app, which asks every opened screen before quitting. (Textual
+        calls this and a subclass's own ``on_mount`` alike.)"""
+        self.wb.opened_screens.append(self)
+
     def compose(self) -> ComposeResult:
         yield ModeBar()
         yield from self.compose_body()

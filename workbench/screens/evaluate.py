@@ -21,7 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, HorizontalScroll, VerticalScroll
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Input, Label, Select, Static, TabbedContent, TabPane
+from textual.widgets import Input, Label, OptionList, Select, Static, TabbedContent, TabPane
 
 from workbench.screens.base import WorkbenchScreen
 from workbench.widgets.evaluation_view import (
@@ -205,12 +205,10 @@ model found evidence for each. **←/→** step through them.
             )
 
     def action_pick_run(self) -> None:
-        from textual.widgets._select import SelectOverlay
-
         select = self.query_one("#ev-run", Select)
         select.focus()
         select.action_show_overlay()
-        overlay = select.query_one(SelectOverlay)
+        overlay = select.query_one(OptionList)  # the Select's drop-down list
         if select.is_blank() and overlay.option_count > 1:
             overlay.highlighted = 1  # the newest run, not the blank prompt
 

@@ -46,15 +46,21 @@ def help_markdown(screen: Screen[object]) -> str:
     title = screen.title or type(screen).__name__
     lines = [f"# {title}", "", str(getattr(screen, "HELP", "")).strip(), "", "## Keys here", ""]
     seen = set()
-    for binding in screen._bindings.key_to_bindings.values():
-        for item in binding:
-            if item.description and item.key not in seen:
-                seen.add(item.key)
-                lines.append(f"- `{_key(item.key)}` {item.description}")
+    for binding in screen_bindings(screen):
+        if binding.description and binding.key not in seen:
+            seen.add(binding.key)
+            lines.append(f"- `{screen.app.get_key_display(binding)}` {binding.description}")
     lines += ["", "## Everywhere", ""]
     lines += [f"- `{key}` {what}" for key, what in GLOBAL_KEYS]
     return "\n".join(lines)
 
 
-def _key(key: str) -> str:
-    return {"question_mark": "?", "space": "space", "enter": "enter"}.get(key, key)
+def screen_bindings(screen: Screen[object]) -> list[Binding]:
+    """The screen's own key bindings, its class's first, then those it inherits (read from the
+    public ``BINDINGS`` of each class, so a key bound twice shows its nearest meaning)."""
+    found: list[Binding] = []
+    for cls in type(screen).__mro__:
+        declared = cls.__dict__.get("BINDINGS")
+        if declared:
+            found.extend(Binding.make_bindings(declared))
+    return found
