@@ -90,63 +90,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cell_style(share: float, diagonal: bool) -> str:
-    """Green shades on the diagonal (more is better), red off it (more is worse)."""
-    level = min(int(share * 5), 4)
-    if diagonal:
-        return ["", "on #1f3d1f", "on #2e5c2e", "on #3d7a3d", "bold white on #2e8b2e"][level]
-    return ["", "on #4a1f1f", "on #6b2424", "on #8c2a2a", "bold white on #b22222"][level]
-
-
 def render(report: TestReport) -> None:
-    """Rich tables: the summary, the per-class metrics and the coloured confusion matrix."""
-    from rich.table import Table
+    """The provenance line, then the same tables the Evaluate screen shows."""
+    from workbench.render.evaluation import confused_pairs, confusion_table, metrics_table
 
-    console = out_console
-    console.print(
+    out_console.print(
         f"[bold]run {report.run_id}[/]  checkpoint epoch {report.checkpoint_epoch}  "
         f"data {report.data}  split {report.split_fingerprint}  {report.count} test images",
         highlight=False,
     )
-    summary = Table(show_header=True, header_style="bold", title="test metrics")
-    for column in ("accuracy", "loss (CE)", "precision", "recall", "f1"):
-        summary.add_column(column, justify="right")
-    summary.add_row(
-        *(
-            f"{v:.4f}"
-            for v in (report.accuracy, report.loss, report.precision, report.recall, report.f1)
-        )
-    )
-    console.print(summary)
-    per_class = Table(show_header=True, header_style="bold", title="per class")
-    per_class.add_column("class")
-    for column in ("precision", "recall", "f1", "support"):
-        per_class.add_column(column, justify="right")
-    for row in report.per_class:
-        per_class.add_row(
-            row.name, f"{row.precision:.4f}", f"{row.recall:.4f}", f"{row.f1:.4f}", str(row.support)
-        )
-    console.print(per_class)
-    matrix = Table(
-        show_header=True, header_style="bold", title="confusion matrix (rows true, cols predicted)"
-    )
-    matrix.add_column("true \\ pred", style="bold")
-    for name in report.classes:
-        matrix.add_column(name, justify="right")
-    for t, name in enumerate(report.classes):
-        cells = []
-        for p in range(len(report.classes)):
-            count = report.confusion[t][p]
-            share = report.confusion_normalized[t][p]
-            style = _cell_style(share, t == p)
-            text = f"{count} ({share:.0%})"
-            cells.append(f"[{style}]{text}[/]" if style else text)
-        matrix.add_row(name, *cells)
-    console.print(matrix)
-    if report.most_confused:
-        pair = report.most_confused[0]
-        console.print(
-            f"most confused: [bold]{pair.true} → {pair.predicted}[/] "
-            f"{pair.count} images ({pair.rate:.1%} of {pair.true})",
-            highlight=False,
-        )
+    out_console.print(metrics_table(report))
+    out_console.print(confusion_table(report))
+    out_console.print(confused_pairs(report))

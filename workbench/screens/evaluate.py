@@ -23,15 +23,9 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, OptionList, Select, Static, TabbedContent, TabPane
 
+from workbench.render.evaluation import confused_pairs, confusion_table, metrics_table
 from workbench.screens.base import WorkbenchScreen
-from workbench.widgets.evaluation_view import (
-    ScoredThumb,
-    cam_overlay,
-    confused_pairs,
-    confusion_table,
-    metrics_table,
-    probability_bars,
-)
+from workbench.widgets.evaluation_view import ScoredThumb, cam_overlay, probability_bars
 from workbench.widgets.status import ProgressLine, ProgressUpdate, Throttle
 
 if TYPE_CHECKING:
