@@ -9,6 +9,7 @@ the vanishing-gradient cases, each of which loads its numbers into the fields wh
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich import box
@@ -115,10 +116,9 @@ float64 draws.
     ]
     AUTO_FOCUS = "#bp-cases"
 
+    @dataclass
     class ReportReady(Message):
-        def __init__(self, report: BackpropReport) -> None:
-            super().__init__()
-            self.report = report
+        report: BackpropReport
 
     DEFAULT_CSS = """
     BackpropScreen #bp-inputs { height: auto; padding: 0 1; }

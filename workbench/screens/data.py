@@ -8,6 +8,7 @@ decoding (through the engine's on-disk cache) with throttled progress, then the 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.markup import escape
@@ -61,33 +62,28 @@ splits each class 70/10/20 with the seed, and decodes the images once into a cac
         Binding("right_square_bracket", "tab(1)", "Next tab", show=False),
     ]
 
+    @dataclass
     class Scanned(Message):
-        def __init__(self, scan: ScanResult, split: SplitResult) -> None:
-            super().__init__()
-            self.scan = scan
-            self.split = split
+        scan: ScanResult
+        split: SplitResult
 
+    @dataclass
     class Prepared(Message):
-        def __init__(self, data: PreparedData) -> None:
-            super().__init__()
-            self.data = data
+        data: PreparedData
 
+    @dataclass
     class Failed(Message):
-        def __init__(self, error: str) -> None:
-            super().__init__()
-            self.error = error
+        error: str
 
+    @dataclass
     class Previews(Message):
-        def __init__(self, source: np.ndarray, caption: str, items: list[tuple[Any, str]]) -> None:
-            super().__init__()
-            self.source = source
-            self.caption = caption
-            self.items = items
+        source: np.ndarray
+        caption: str
+        items: list[tuple[Any, str]]
 
+    @dataclass
     class Sample(Message):
-        def __init__(self, text: str) -> None:
-            super().__init__()
-            self.text = text
+        text: str
 
     def __init__(self) -> None:
         super().__init__(id="data")

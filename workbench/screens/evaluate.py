@@ -10,6 +10,7 @@ the predicted class (maps beyond the engine's precomputed worst few are computed
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -82,29 +83,25 @@ model found evidence for each. **←/→** step through them.
         Binding("left", "wrong_step(-1)", "Previous wrong", show=False),
     ]
 
+    @dataclass
     class RunsListed(Message):
-        def __init__(self, options: list[tuple[str, str]]) -> None:
-            super().__init__()
-            self.options = options
+        options: list[tuple[str, str]]
 
+    @dataclass
     class Evaluated(Message):
-        def __init__(self, source: str, evaluation: Evaluation) -> None:
-            super().__init__()
-            self.source = source
-            self.evaluation = evaluation
+        source: str
+        evaluation: Evaluation
 
+    @dataclass
     class Failed(Message):
-        def __init__(self, source: str, error: str) -> None:
-            super().__init__()
-            self.source = source
-            self.error = error
+        source: str
+        error: str
 
+    @dataclass
     class CamsReady(Message):
-        def __init__(self, position: int, cam_true: np.ndarray, cam_predicted: np.ndarray) -> None:
-            super().__init__()
-            self.position = position
-            self.cam_true = cam_true
-            self.cam_predicted = cam_predicted
+        position: int
+        cam_true: np.ndarray
+        cam_predicted: np.ndarray
 
     DEFAULT_CSS = """
     EvaluateScreen #ev-source { height: 1; padding: 0 1; }

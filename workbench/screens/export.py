@@ -11,6 +11,7 @@ writes for the same choices. The screen itself never writes a file.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -93,28 +94,24 @@ every file written, with its path.
     ]
     AUTO_FOCUS = "#ex-list"
 
+    @dataclass
     class RunsListed(Message):
-        def __init__(self, options: list[tuple[str, str]]) -> None:
-            super().__init__()
-            self.options = options
+        options: list[tuple[str, str]]
 
+    @dataclass
     class ChoicesReady(Message):
-        def __init__(self, run_path: str | None, choices: list[Choice]) -> None:
-            super().__init__()
-            self.run_path = run_path
-            self.choices = choices
+        run_path: str | None
+        choices: list[Choice]
 
+    @dataclass
     class Exported(Message):
-        def __init__(self, out: str, result: ExportResult, seconds: float) -> None:
-            super().__init__()
-            self.out = out
-            self.result = result
-            self.seconds = seconds
+        out: str
+        result: ExportResult
+        seconds: float
 
+    @dataclass
     class Failed(Message):
-        def __init__(self, error: str) -> None:
-            super().__init__()
-            self.error = error
+        error: str
 
     DEFAULT_CSS = """
     ExportScreen #ex-top { height: auto; padding: 0 1; }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -168,10 +169,9 @@ plots (two at a time).
         Binding("p", "plot_page", "Plots"),
     ]
 
+    @dataclass
     class SummaryReady(Message):
-        def __init__(self, text: str) -> None:
-            super().__init__()
-            self.text = text
+        text: str
 
     def __init__(self) -> None:
         super().__init__(id="train")
