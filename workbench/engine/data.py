@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench.config import DataConfig
+from workbench.config import DataConfig, check_data_path
 from workbench.engine.atomic import atomic_write_text
 from workbench.engine.pool import map_chunks
 from workbench.engine.progress import ProgressFn
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 SPLITS = ("train", "val", "test")
 MIN_PER_CLASS = 10
 """A class needs at least this many usable images to be split 70/10/20."""
-SCAN_FORMAT = 1
+SCAN_FORMAT = 2
 """Bump when the scan rules change, so cached scan results are not reused."""
 
 
@@ -132,6 +132,9 @@ def _scan_entries(
     candidates: list[str] = []
     class_names: set[str] = set()
     for entry in entries:
+        if entry.problem is not None:
+            skipped.append(Skipped(entry.path, entry.problem))
+            continue
         if "/" not in entry.path:
             skipped.append(Skipped(entry.path, "not inside a class folder"))
             continue
@@ -191,6 +194,7 @@ def scan_dataset(
 def _open(
     data: str | None, cache: Path, seed: int, demo_per_class: int, progress: ProgressFn | None
 ) -> tuple[str, Source, list[Entry]]:
+    check_data_path(data)
     if data is None:
         from workbench.engine.synthetic import generate_demo
 
@@ -352,10 +356,15 @@ def split_dataset(scan: ScanResult, seed: int = 42) -> SplitResult:
 
 
 def manifest_text(split: SplitResult) -> str:
+    """The CSV text of ``split.csv``. The csv module quotes a field holding a character of its
+    line terminator ("\\n") but not a lone carriage return, which a reader then takes for a line
+    end: rows with one are written with every field quoted."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(("path", "class", "split"))
-    writer.writerows(split.rows)
+    plain = csv.writer(buffer, lineterminator="\n")
+    quoted = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    plain.writerow(("path", "class", "split"))
+    for row in split.rows:
+        (quoted if any("\r" in field for field in row) else plain).writerow(row)
     return buffer.getvalue()
 
 
