@@ -51,6 +51,8 @@ TABLE: list[tuple[list[str], str]] = [
     (["train", "--resume", "--run-dir", "r", "--data", ""], "--data"),
     (["split", "--data", ""], "--data"),
     (["eval", "nowhere", "--data", ""], "--data"),
+    (["--export", "--data", ""], "--data"),
+    (["--export", "--run", "nowhere", "--data", ""], "--data"),
 ]
 
 
