@@ -37,36 +37,31 @@ def _device_link(path: Path) -> None:
 SPECIAL = {"fifo": _fifo, "device-link": _device_link}
 
 
-def _split(folder: Path, cache: Path, capsys: pytest.CaptureFixture[str]) -> ScanResult:
-    """``workbench split --json`` in this process; the scan as the JSON reports it."""
+Found = tuple[list[str], dict[str, str]]
+"""What a consumer made of the folder: the classes, and the reason of each left-out path."""
+
+
+def _found(scan: ScanResult) -> Found:
+    return scan.classes, {s.path: s.reason for s in scan.skipped}
+
+
+def _split(folder: Path, cache: Path, capsys: pytest.CaptureFixture[str]) -> Found:
+    """``workbench split --json``, in this process."""
     code = main(["split", "--data", str(folder), "--cache-dir", str(cache), "--json"])
     assert code == 0, capsys.readouterr().err
     document = json.loads(capsys.readouterr().out)
-    return ScanResult(
-        source=document["source"],
-        classes=document["classes"],
-        paths=[],
-        labels=[],
-        skipped=[_skip(s) for s in document["skipped"]],
-        identity="",
-    )
+    return document["classes"], {s["path"]: s["reason"] for s in document["skipped"]}
 
 
-def _skip(raw: dict[str, str]):  # type: ignore[no-untyped-def]
-    from workbench.engine.data import Skipped
-
-    return Skipped(raw["path"], raw["reason"])
-
-
-def _prepare(folder: Path, cache: Path, _capsys: pytest.CaptureFixture[str]) -> ScanResult:
+def _prepare(folder: Path, cache: Path, _capsys: pytest.CaptureFixture[str]) -> Found:
     """What ``workbench train`` does before its first epoch: scan, split, decode."""
     config = DataConfig(data=str(folder), image_size=64, cache_dir=str(cache))
-    return decode_dataset(config).scan
+    return _found(decode_dataset(config).scan)
 
 
-def _tui_scan(folder: Path, cache: Path, _capsys: pytest.CaptureFixture[str]) -> ScanResult:
+def _tui_scan(folder: Path, cache: Path, _capsys: pytest.CaptureFixture[str]) -> Found:
     """The call the TUI's Data screen makes in its worker thread."""
-    return scan_dataset(str(folder), cache_dir=str(cache))
+    return _found(scan_dataset(str(folder), cache_dir=str(cache)))
 
 
 CONSUMERS = {"split": _split, "train-prepare": _prepare, "tui-scan": _tui_scan}
@@ -84,9 +79,8 @@ def test_special_files_among_images_are_left_out_unopened(
 ) -> None:
     folder = make_image_folder({"cats": 10, "dogs": 10})
     SPECIAL[kind](folder / "cats" / "x.jpg")
-    scan = CONSUMERS[consumer](folder, cache_dir, capsys)
-    assert scan.classes == ["cats", "dogs"]
-    reasons = {s.path: s.reason for s in scan.skipped}
+    classes, reasons = CONSUMERS[consumer](folder, cache_dir, capsys)
+    assert classes == ["cats", "dogs"]
     assert "not a regular file" in reasons["cats/x.jpg"], reasons
 
 
@@ -150,3 +144,35 @@ def test_an_interrupted_scan_drops_the_work_not_started(tmp_path: Path) -> None:
             raise KeyboardInterrupt
     ran = len(list(tmp_path.glob("chunk-*")))
     assert ran < len(items) // 2, f"{ran} of {len(items)} chunks ran after the interrupt"
+
+
+@pytest.mark.timeout(120, method="thread")
+@pytest.mark.parametrize("kind", sorted(SPECIAL))
+async def test_the_tui_data_screen_lists_it_as_left_out_and_finishes_loading(
+    kind: str,
+    make_image_folder: MakeFolder,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Data screen's worker thread finishes (a FIFO blocked it in ``open()``, and Quit
+    then never ended the process) and the left-out list names the file. A regression would
+    leave that thread stuck after the test failed, so the timeout ends the whole run
+    (``method="thread"``) rather than let the suite hang at exit."""
+    from textual.widgets import Static
+
+    from tests.ui.helpers import settle
+    from workbench.app import WorkbenchApp
+    from workbench.screens.data import DataScreen
+
+    folder = make_image_folder({"cats": 10, "dogs": 10})
+    SPECIAL[kind](folder / "cats" / "x.jpg")
+    monkeypatch.chdir(tmp_path)
+    app = WorkbenchApp(
+        data=str(folder), cache_dir=str(tmp_path / "cache"), runs_root=tmp_path / "runs"
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DataScreen) and screen.prepared is not None
+        skipped = str(screen.query_one("#skipped", Static).render())
+        assert "cats/x.jpg" in skipped and "not a regular file" in skipped, skipped

@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     from workbench.cli.tuning import prepare_training_process
 
     check_folder_option("--sweep-dir", args.sweep_dir)
-    check_folder_option("--runs-root", args.runs_root)
+    if args.sweep_dir is None:  # the only case that creates a folder there
+        check_folder_option("--runs-root", args.runs_root)
     prepare_training_process()  # before torch is imported: the same settings as `train`
     # torch and the engine cost 1-2 s to import; only this command pays for them.
     from workbench.cli.export import EXPORTS_ROOT, check_writable

@@ -262,7 +262,8 @@ def run(args: argparse.Namespace) -> int:
     from workbench.cli.tuning import prepare_training_process
 
     check_folder_option("--run-dir", args.run_dir)
-    check_folder_option("--runs-root", args.runs_root)
+    if args.run_dir is None and not args.resume:  # the only case that creates a folder there
+        check_folder_option("--runs-root", args.runs_root)
     with options_named():
         check_data_path(args.data)
     prepare_training_process()

@@ -44,8 +44,7 @@ ZIP_METHODS = frozenset(
 _READ_ERRORS = (
     OSError,
     EOFError,
-    RuntimeError,
-    NotImplementedError,
+    RuntimeError,  # and NotImplementedError: an unknown method
     ValueError,
     zipfile.BadZipFile,
     zlib.error,
@@ -156,14 +155,16 @@ def _read_file(path: Path) -> bytes:
     problem = file_problem(os.stat(path))
     if problem:
         raise ImageProblem(problem)
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    nonblocking = getattr(os, "O_NONBLOCK", 0)  # POSIX: opening a FIFO then cannot block
+    flags = os.O_RDONLY | nonblocking | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     descriptor = os.open(path, flags)
     with open(descriptor, "rb") as handle:
         status = os.fstat(descriptor)
         problem = file_problem(status)
         if problem:
             raise ImageProblem(problem)
-        os.set_blocking(descriptor, True)
+        if nonblocking:
+            os.set_blocking(descriptor, True)
         return handle.read(status.st_size)
 
 
