@@ -138,6 +138,7 @@ def test_a_zip_with_nothing_readable_is_refused_in_one_line(
     assert main([*args, "--json"]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "locked.zip" in err, err
+    assert "20 file(s) left out" in err and "encrypted" in err, err
 
 
 def test_the_forged_headers_say_what_the_tests_mean() -> None:

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 SPLITS = ("train", "val", "test")
 MIN_PER_CLASS = 10
 """A class needs at least this many usable images to be split 70/10/20."""
+EMPTY_CLASS = "class folder has no usable images; class left out"
+"""The reason listed for a class folder (``name/``) none of whose files could be used."""
 SCAN_FORMAT = 2
 """Bump when the scan rules change, so cached scan results are not reused."""
 
@@ -149,7 +151,7 @@ def _scan_entries(
             skipped.append(Skipped(path, reason))
     present = sorted({path.split("/", 1)[0] for path in usable})
     for empty in sorted(class_names - set(present)):
-        skipped.append(Skipped(f"{empty}/", "class folder has no usable images; class left out"))
+        skipped.append(Skipped(f"{empty}/", EMPTY_CLASS))
     index = {name: i for i, name in enumerate(present)}
     labels = [index[path.split("/", 1)[0]] for path in usable]
     return present, usable, labels, sorted(skipped, key=lambda s: s.path)
@@ -158,9 +160,15 @@ def _scan_entries(
 def _check_usable(scan: ScanResult) -> None:
     if len(scan.classes) < 2:
         found = ", ".join(scan.classes) or "none"
+        files = [s for s in scan.skipped if s.reason != EMPTY_CLASS]
+        unusable = (
+            f"; {len(files)} file(s) left out, e.g. {files[0].path}: {files[0].reason}"
+            if files
+            else ""
+        )
         raise DataError(
             f"{scan.source}: found {len(scan.classes)} class folder(s) with images ({found}); "
-            "need at least 2 sub-folders, one per class"
+            "need at least 2 sub-folders, one per class" + unusable
         )
     for name, count in scan.class_counts().items():
         if count < MIN_PER_CLASS:
