@@ -219,7 +219,8 @@ def _walk(root: Path) -> Iterator[Listed]:
     folder (by device and inode), so a link loop or a second name for a folder is reported,
     not followed forever. Folders that cannot be entered are reported as one entry ending in
     '/'. Dot-files and __MACOSX/ are skipped."""
-    entered = {(status.st_dev, status.st_ino) for status in [os.stat(root)]}
+    top = os.stat(root)
+    entered = {(top.st_dev, top.st_ino)}
     pending: list[tuple[tuple[str, ...], Path]] = [((), root)]
     while pending:
         rel, folder = pending.pop()
@@ -246,8 +247,8 @@ def _walk(root: Path) -> Iterator[Listed]:
                 key = (status.st_dev, status.st_ino)
                 if bad_name or key in entered:
                     reason = bad_name or (
-                        "link to a folder already scanned (a loop, or a second name for the "
-                        "same images); not followed again"
+                        "the same folder as one already scanned (a link loop, or a second "
+                        "name for the same images); not followed again"
                     )
                     yield (*rel, name + "/"), 0, version, reason
                     continue
