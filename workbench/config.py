@@ -22,6 +22,30 @@ OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("cosine", "onecycle", "none")
 LOSSES = ("ce", "label_smoothing", "focal", "brier")
 DEVICES_HELP = "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps"
+SEED_MAX = 2**32 - 1
+"""The largest seed every RNG takes: numpy's legacy seeding needs 0..2**32-1 (``random`` and
+torch take more, so this range is the one all three share)."""
+
+
+def check_seed(seed: int) -> None:
+    """ConfigError unless ``seed`` is an integer every RNG we seed accepts (0..SEED_MAX)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        raise ConfigError("seed", f"must be an integer in 0..{SEED_MAX} (2**32 - 1), got {seed!r}")
+
+
+def check_data_path(data: str | None) -> None:
+    """ConfigError for an empty data path, which would otherwise mean the current folder."""
+    if data is not None and not data.strip():
+        raise ConfigError(
+            "data",
+            "is empty; give an image folder or .zip, or leave it out for the built-in demo set",
+        )
+
+
+def check_device(device: str) -> None:
+    """ConfigError unless ``device`` names one of the devices the workbench can train on."""
+    if not (device in ("auto", "cpu", "cuda", "mps") or _is_cuda_index(device)):
+        raise ConfigError("device", f"must be {DEVICES_HELP}; got {device!r}")
 
 
 @dataclass(frozen=True)
@@ -44,12 +68,12 @@ class DataConfig:
     """How images become square: squash (stretch), crop (centre crop) or pad (letterbox)."""
 
     def validate(self) -> None:
+        check_data_path(self.data)
         if self.image_size not in IMAGE_SIZES:
             raise ConfigError("image_size", f"must be one of {IMAGE_SIZES}, got {self.image_size}")
         if self.augment not in AUGMENT_BACKENDS:
             raise ConfigError("augment", f"must be one of {AUGMENT_BACKENDS}, got {self.augment!r}")
-        if self.seed < 0:
-            raise ConfigError("seed", f"must be >= 0, got {self.seed}")
+        check_seed(self.seed)
         if not 10 <= self.demo_per_class <= 5000:
             raise ConfigError("demo_per_class", f"must be in 10..5000, got {self.demo_per_class}")
         if self.resize not in RESIZE_MODES:
@@ -91,6 +115,22 @@ class ModelConfig:
         kind = ("res" if self.residual else "plain") + ("+se" if self.squeeze_excite else "")
         stem = f" s{self.stem}" if self.stem else ""
         return f"{kind}{stem} {'-'.join(map(str, self.widths))} ×{self.convs_per_stage}"
+
+    def feature_side(self, image_size: int) -> int:
+        """Side in pixels of the last stage's output for ``image_size`` px images: the stem's
+        stride-2 conv halves it rounding up, each stage's 2x2 max pool halves it rounding down.
+        Below 1 the network cannot be built for that size (``RunConfig.validate`` refuses it)."""
+        side = (image_size + 1) // 2 if self.stem else image_size
+        for _ in self.widths:
+            side //= 2
+        return side
+
+    def max_stages(self, image_size: int) -> int:
+        """The most stages ``image_size`` px images allow (see :meth:`feature_side`)."""
+        side, stages = ((image_size + 1) // 2 if self.stem else image_size), 0
+        while side >= 2:
+            side, stages = side // 2, stages + 1
+        return stages
 
     def validate(self) -> None:
         if not 0 <= self.stem <= 1024:
@@ -172,9 +212,7 @@ class TrainConfig:
             raise ConfigError("focal_gamma", f"must be in [0, 10], got {self.focal_gamma}")
         _positive_int("early_stopping", self.early_stopping, 0, 10_000)
         _positive_int("num_workers", self.num_workers, 0, 64)
-        dev = self.device
-        if not (dev in ("auto", "cpu", "cuda", "mps") or _is_cuda_index(dev)):
-            raise ConfigError("device", f"must be {DEVICES_HELP}; got {dev!r}")
+        check_device(self.device)
 
 
 MODEL_FIELDS_BEFORE_THEY_EXISTED: dict[str, Any] = {
@@ -199,6 +237,15 @@ class RunConfig:
         self.data.validate()
         self.model.validate()
         self.train.validate()
+        size, stages = self.data.image_size, len(self.model.widths)
+        if self.model.feature_side(size) < 1:
+            most = self.model.max_stages(size)
+            stem = " after the stride-2 stem" if self.model.stem else ""
+            raise ConfigError(
+                "widths",
+                f"{stages} stages{stem} halve {size} px images to nothing; "
+                f"give at most {most} widths at {size} px, or a larger image size",
+            )
         return self
 
     def to_dict(self) -> dict[str, Any]:

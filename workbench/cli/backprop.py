@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from workbench.cli.common import HelpFormatter, emit_json, out_console
+from workbench.cli.common import HelpFormatter, emit_json, options_named, out_console
 
 if TYPE_CHECKING:
     from workbench.engine.backprop_demo import BackpropReport
@@ -30,10 +30,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from workbench.config import check_seed
     from workbench.errors import UsageError
 
     if not 1 <= args.trials <= 1000:
         raise UsageError(f"--trials {args.trials}: give 1 to 1000")
+    with options_named():
+        check_seed(args.seed)
     # torch costs 1-2 s to import: only when the command runs.
     from workbench.engine.backprop_demo import backprop_report, delta_w_map, sigmoid_curve
 

@@ -11,6 +11,7 @@ from workbench.cli.common import (
     add_data_options,
     data_config_from_args,
     emit_json,
+    options_named,
     out_console,
     progress_bar,
 )
@@ -52,18 +53,15 @@ def run(args: argparse.Namespace) -> int:
     # torch, torchvision and albumentations cost a few seconds to import; only bench pays.
     from workbench.config import TrainConfig
     from workbench.engine.bench import run_bench
-    from workbench.errors import ConfigError
 
     if not 1 <= args.batches <= 10_000:
         raise UsageError(f"--batches: must be in 1..10000, got {args.batches}")
     if not 0 <= args.warmup <= 100:
         raise UsageError(f"--warmup: must be in 0..100, got {args.warmup}")
-    try:
+    with options_named():
         TrainConfig(
             batch_size=args.batch_size, device=args.device, num_workers=args.num_workers
         ).validate()
-    except ConfigError as error:
-        raise UsageError(f"--{error.field.replace('_', '-')}: {error.message}") from None
     data = data_config_from_args(args)
     with progress_bar() as progress:
         result = run_bench(

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -22,6 +23,7 @@ from rich.progress import (
 
 from workbench.config import AUGMENT_BACKENDS, IMAGE_SIZES, DataConfig
 from workbench.engine.progress import ProgressFn
+from workbench.errors import ConfigError, UsageError
 
 err_console = Console(stderr=True)
 """Progress bars, warnings and errors: stderr, so ``--json`` output on stdout stays clean."""
@@ -83,7 +85,8 @@ def add_data_options(
 
 
 def data_config_from_args(args: argparse.Namespace) -> DataConfig:
-    """Build and validate the DataConfig that the data options describe."""
+    """Build and validate the DataConfig that the data options describe (UsageError naming the
+    option on failure)."""
     config = DataConfig(
         data=args.data,
         image_size=getattr(args, "image_size", DataConfig.image_size),
@@ -91,8 +94,55 @@ def data_config_from_args(args: argparse.Namespace) -> DataConfig:
         augment=getattr(args, "augment", DataConfig.augment),
         cache_dir=args.cache_dir,
     )
-    config.validate()
+    with options_named():
+        config.validate()
     return config
+
+
+@contextmanager
+def options_named() -> Iterator[None]:
+    """A ConfigError raised inside becomes the UsageError the CLI prints: the field named as the
+    option a user typed (``batch_size`` -> ``--batch-size``)."""
+    try:
+        yield
+    except ConfigError as error:
+        raise UsageError(f"--{error.field.replace('_', '-')}: {error.message}") from None
+
+
+def _existing_ancestor(path: Path) -> Path | None:
+    return next((p for p in (path, *path.parents) if p.exists()), None)
+
+
+def check_folder_option(option: str, value: str | None) -> None:
+    """UsageError unless ``value`` (if given) can be a folder: not empty, not an existing file,
+    not under one. Checked before anything is created."""
+    if value is None:
+        return
+    if not value.strip():
+        raise UsageError(f"{option}: is empty; give a folder path")
+    existing = _existing_ancestor(Path(value).expanduser())
+    if existing is not None and not existing.is_dir():
+        what = (
+            "exists and is not a folder"
+            if existing == Path(value).expanduser()
+            else (f"{existing} is a file, not a folder")
+        )
+        raise UsageError(f"{option} {value}: {what}; give a folder path")
+
+
+def check_file_option(option: str, value: str | None) -> None:
+    """UsageError unless ``value`` (if given) can be written as a file: not empty, not an
+    existing folder, not under an existing file. Checked before anything is created."""
+    if value is None:
+        return
+    if not value.strip():
+        raise UsageError(f"{option}: is empty; give a file path")
+    path = Path(value).expanduser()
+    if path.is_dir():
+        raise UsageError(f"{option} {value}: is a folder; give a file path (e.g. split.csv)")
+    existing = _existing_ancestor(path.parent)
+    if existing is not None and not existing.is_dir():
+        raise UsageError(f"{option} {value}: {existing} is a file, not a folder; give a file path")
 
 
 def emit_json(document: Any) -> None:

@@ -11,7 +11,15 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.cli.common import HelpFormatter, emit_json, err_console, out_console, progress_bar
+from workbench.cli.common import (
+    HelpFormatter,
+    emit_json,
+    err_console,
+    options_named,
+    out_console,
+    progress_bar,
+)
+from workbench.config import check_data_path
 
 if TYPE_CHECKING:
     from workbench.engine.evaluate import TestReport
@@ -63,7 +71,10 @@ def run(args: argparse.Namespace) -> int:
     from workbench.engine.evaluate import evaluate, evaluation_data_config, load_model
     from workbench.engine.export.evaluation import write_test_report
 
-    loaded = load_model(args.source, device=resolve_device(args.device))
+    with options_named():
+        check_data_path(args.data)
+        device = resolve_device(args.device)
+    loaded = load_model(args.source, device=device)
     out = Path(args.out) if args.out else EXPORTS_ROOT / loaded.name
     check_writable(out)
     config = evaluation_data_config(loaded, args.data, args.cache_dir)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.cli.common import err_console, out_console, progress_bar
+from workbench.cli.common import err_console, options_named, out_console, progress_bar
 from workbench.errors import UsageError
 
 if TYPE_CHECKING:
@@ -126,9 +126,12 @@ def resolve_target(
 
 def run_export(args: argparse.Namespace) -> int:
     # torch, matplotlib and the engine cost 2-3 s to import: only the export pays for them.
+    from workbench.config import check_data_path
     from workbench.engine.export.notebook import recipe_warnings
     from workbench.engine.export.registry import Sources, export_all
 
+    with options_named():  # an empty --data would resolve to the current folder
+        check_data_path(args.data)
     started = time.monotonic()
     run, sweep = resolve_target(args)
     out = Path(args.out) if args.out else EXPORTS_ROOT / (sweep.name if sweep else run.id)

@@ -76,11 +76,15 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def _target(args: argparse.Namespace) -> tuple[Run, Path | None]:
     """The run and the sweep folder, chosen as ``workbench --export`` chooses them."""
+    from workbench.cli.common import options_named
     from workbench.cli.export import data_path, finished_run_for
+    from workbench.config import check_data_path
     from workbench.engine.export.notebook import sweep_for_run
     from workbench.engine.runs import Run, open_run
     from workbench.engine.sweep import is_sweep_dir, read_sweep
 
+    with options_named():  # an empty --data would resolve to the current folder
+        check_data_path(args.data)
     sweep = Path(args.sweep).expanduser() if args.sweep else None
     if sweep is not None and not is_sweep_dir(sweep):
         raise UsageError(f"--sweep {sweep}: not a sweep folder (no sweep.json)")

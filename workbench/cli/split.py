@@ -10,8 +10,10 @@ from typing import Any
 from workbench.cli.common import (
     HelpFormatter,
     add_data_options,
+    check_file_option,
     data_config_from_args,
     emit_json,
+    options_named,
     out_console,
     progress_bar,
 )
@@ -62,8 +64,10 @@ def run(args: argparse.Namespace) -> int:
         write_manifest,
     )
 
+    check_file_option("--out", args.out)
     config = dataclasses.replace(data_config_from_args(args), resize=args.resize)
-    config.validate()
+    with options_named():
+        config.validate()
     started = time.perf_counter()
     with progress_bar() as progress:
         if args.no_decode:
@@ -110,9 +114,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _render(doc: dict[str, Any]) -> None:
+    """The rich display; names and paths are escaped, so a '[' in a file name is not markup."""
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"{doc['source']}  ·  seed {doc['seed']}", title_justify="left")
+    table = Table(title=f"{escape(doc['source'])}  ·  seed {doc['seed']}", title_justify="left")
     table.add_column("class")
     for split in ("train", "val", "test"):
         table.add_column(split, justify="right")
@@ -122,7 +128,7 @@ def _render(doc: dict[str, Any]) -> None:
         for split in totals:
             totals[split] += counts[split]
         row = [str(counts[s]) for s in ("train", "val", "test")]
-        table.add_row(name, *row, str(sum(counts.values())))
+        table.add_row(escape(name), *row, str(sum(counts.values())))
     table.add_row(
         "[bold]all[/]", *(f"[bold]{totals[s]}[/]" for s in totals), f"[bold]{doc['total']}[/]"
     )
@@ -143,18 +149,22 @@ def _render(doc: dict[str, Any]) -> None:
         )
         if cache["path"]:
             out_console.print(
-                f"cache              {cache['path']}", highlight=False, soft_wrap=True
+                f"cache              {escape(cache['path'])}", highlight=False, soft_wrap=True
             )
         else:
             from workbench.engine.cache import UNCACHED
 
             out_console.print(f"cache              [yellow]{UNCACHED}[/]", highlight=False)
     if doc["manifest"]:
-        out_console.print(f"manifest           {doc['manifest']}", highlight=False, soft_wrap=True)
+        out_console.print(
+            f"manifest           {escape(doc['manifest'])}", highlight=False, soft_wrap=True
+        )
     skipped = doc["skipped"]
     if skipped:
         out_console.print(f"[yellow]{len(skipped)} file(s) left out:[/]")
         for item in skipped:
-            out_console.print(f"  {item['path']}: {item['reason']}", highlight=False)
+            out_console.print(
+                f"  {escape(item['path'])}: {escape(item['reason'])}", highlight=False
+            )
     else:
         out_console.print("left out           none")

@@ -16,7 +16,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from workbench.cli.common import HelpFormatter, emit_json, err_console, out_console
+from workbench.cli.common import (
+    HelpFormatter,
+    check_folder_option,
+    emit_json,
+    err_console,
+    out_console,
+)
 from workbench.cli.train import add_run_options, config_from_args
 from workbench.errors import UsageError
 
@@ -65,6 +71,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from workbench.cli.tuning import prepare_training_process
 
+    check_folder_option("--sweep-dir", args.sweep_dir)
+    if args.sweep_dir is None:  # the only case that creates a folder there
+        check_folder_option("--runs-root", args.runs_root)
     prepare_training_process()  # before torch is imported: the same settings as `train`
     # torch and the engine cost 1-2 s to import; only this command pays for them.
     from workbench.cli.export import EXPORTS_ROOT, check_writable

@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 from workbench.cli.common import (
     HelpFormatter,
     add_data_options,
+    check_folder_option,
     data_config_from_args,
     emit_json,
     err_console,
+    options_named,
     out_console,
     progress_bar,
 )
@@ -33,8 +35,9 @@ from workbench.config import (
     ModelConfig,
     RunConfig,
     TrainConfig,
+    check_data_path,
 )
-from workbench.errors import ConfigError, UsageError
+from workbench.errors import UsageError
 
 if TYPE_CHECKING:
     from rich.progress import Progress as RichProgress
@@ -228,10 +231,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def _validated(config: RunConfig) -> RunConfig:
-    try:
+    with options_named():
         return config.validate()
-    except ConfigError as error:
-        raise UsageError(f"--{error.field.replace('_', '-')}: {error.message}") from None
 
 
 def _resume_config(args: argparse.Namespace, run_dir: Path) -> RunConfig:
@@ -260,6 +261,11 @@ def _resume_config(args: argparse.Namespace, run_dir: Path) -> RunConfig:
 def run(args: argparse.Namespace) -> int:
     from workbench.cli.tuning import prepare_training_process
 
+    check_folder_option("--run-dir", args.run_dir)
+    if args.run_dir is None and not args.resume:  # the only case that creates a folder there
+        check_folder_option("--runs-root", args.runs_root)
+    with options_named():
+        check_data_path(args.data)
     prepare_training_process()
     # torch and the engine cost about 1-2 s to import; only this command pays for them.
     from workbench.engine.data import prepare_data

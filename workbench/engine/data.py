@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench.config import DataConfig
+from workbench.config import DataConfig, check_data_path
 from workbench.engine.atomic import atomic_write_text
 from workbench.engine.pool import map_chunks
 from workbench.engine.progress import ProgressFn
@@ -39,7 +39,9 @@ if TYPE_CHECKING:
 SPLITS = ("train", "val", "test")
 MIN_PER_CLASS = 10
 """A class needs at least this many usable images to be split 70/10/20."""
-SCAN_FORMAT = 1
+EMPTY_CLASS = "class folder has no usable images; class left out"
+"""The reason listed for a class folder (``name/``) none of whose files could be used."""
+SCAN_FORMAT = 2
 """Bump when the scan rules change, so cached scan results are not reused."""
 
 
@@ -132,6 +134,9 @@ def _scan_entries(
     candidates: list[str] = []
     class_names: set[str] = set()
     for entry in entries:
+        if entry.problem is not None:
+            skipped.append(Skipped(entry.path, entry.problem))
+            continue
         if "/" not in entry.path:
             skipped.append(Skipped(entry.path, "not inside a class folder"))
             continue
@@ -146,7 +151,7 @@ def _scan_entries(
             skipped.append(Skipped(path, reason))
     present = sorted({path.split("/", 1)[0] for path in usable})
     for empty in sorted(class_names - set(present)):
-        skipped.append(Skipped(f"{empty}/", "class folder has no usable images; class left out"))
+        skipped.append(Skipped(f"{empty}/", EMPTY_CLASS))
     index = {name: i for i, name in enumerate(present)}
     labels = [index[path.split("/", 1)[0]] for path in usable]
     return present, usable, labels, sorted(skipped, key=lambda s: s.path)
@@ -155,9 +160,15 @@ def _scan_entries(
 def _check_usable(scan: ScanResult) -> None:
     if len(scan.classes) < 2:
         found = ", ".join(scan.classes) or "none"
+        files = [s for s in scan.skipped if s.reason != EMPTY_CLASS]
+        unusable = (
+            f"; {len(files)} file(s) left out, e.g. {files[0].path}: {files[0].reason}"
+            if files
+            else ""
+        )
         raise DataError(
             f"{scan.source}: found {len(scan.classes)} class folder(s) with images ({found}); "
-            "need at least 2 sub-folders, one per class"
+            "need at least 2 sub-folders, one per class" + unusable
         )
     for name, count in scan.class_counts().items():
         if count < MIN_PER_CLASS:
@@ -191,6 +202,7 @@ def scan_dataset(
 def _open(
     data: str | None, cache: Path, seed: int, demo_per_class: int, progress: ProgressFn | None
 ) -> tuple[str, Source, list[Entry]]:
+    check_data_path(data)
     if data is None:
         from workbench.engine.synthetic import generate_demo
 
@@ -352,10 +364,15 @@ def split_dataset(scan: ScanResult, seed: int = 42) -> SplitResult:
 
 
 def manifest_text(split: SplitResult) -> str:
+    """The CSV text of ``split.csv``. The csv module quotes a field holding a character of its
+    line terminator ("\\n") but not a lone carriage return, which a reader then takes for a line
+    end: rows with one are written with every field quoted."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(("path", "class", "split"))
-    writer.writerows(split.rows)
+    plain = csv.writer(buffer, lineterminator="\n")
+    quoted = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    plain.writerow(("path", "class", "split"))
+    for row in split.rows:
+        (quoted if any("\r" in field for field in row) else plain).writerow(row)
     return buffer.getvalue()
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from workbench.config import check_device
 from workbench.errors import ConfigError
 
 CUBLAS_WORKSPACE = ":4096:8"
@@ -19,7 +20,9 @@ CUBLAS_WORKSPACE = ":4096:8"
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA, then MPS, then CPU; an explicit name must be available here."""
+    """``auto`` -> CUDA, then MPS, then CPU; an explicit name must be one the workbench trains
+    on (:func:`workbench.config.check_device`) and be available here (else ConfigError)."""
+    check_device(name)
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -36,7 +39,10 @@ def resolve_device(name: str) -> torch.device:
         return device
     if name == "mps" and not _mps_available():
         raise ConfigError("device", "mps asked for, but MPS is not available here")
-    return torch.device(name)
+    try:
+        return torch.device(name)
+    except RuntimeError as error:  # e.g. an index beyond what torch can hold
+        raise ConfigError("device", f"{name!r} is not a device torch knows ({error})") from None
 
 
 def _mps_available() -> bool:

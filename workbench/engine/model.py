@@ -143,7 +143,12 @@ class Classifier(nn.Module):
 
 
 def build_model(config: ModelConfig, num_classes: int) -> Classifier:
-    """The classifier for ``num_classes`` classes, freshly initialised (no pre-training)."""
+    """The classifier for ``num_classes`` classes, freshly initialised (no pre-training).
+
+    Whether an image size leaves the last stage at least one pixel is
+    :meth:`ModelConfig.feature_side` (its halvings are this module's stem and pools), which
+    ``RunConfig.validate`` checks before any run folder exists.
+    """
     config.validate()
     return Classifier(config, num_classes)
 

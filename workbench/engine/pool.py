@@ -58,12 +58,19 @@ def imap_chunks(
             yield start, result
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as executor:
+    executor = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    try:
         results = executor.map(fn, chunks)
         for start, chunk, result in zip(starts, chunks, results, strict=True):
             done += len(chunk)
             report(progress, task, done, total)
             yield start, result
+    except BaseException:
+        # Ctrl-C, an error, or a consumer that stopped early: the chunks not started are
+        # dropped, so the scan ends now (leaving the ``with`` block would wait for all of them).
+        executor.shutdown(wait=False, cancel_futures=True)
+        raise
+    executor.shutdown(wait=True)
 
 
 def map_chunks(
