@@ -176,3 +176,23 @@ async def test_the_tui_data_screen_lists_it_as_left_out_and_finishes_loading(
         assert isinstance(screen, DataScreen) and screen.prepared is not None
         skipped = str(screen.query_one("#skipped", Static).render())
         assert "cats/x.jpg" in skipped and "not a regular file" in skipped, skipped
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", sorted(SPECIAL))
+def test_bench_reads_only_what_the_scan_found_usable(
+    kind: str, make_image_folder: MakeFolder, cache_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`workbench bench` times a notebook's ImageFolder pipeline too; ImageFolder alone opens
+    anything named like an image. It reads only the scan's usable files, and finishes."""
+    folder = make_image_folder({"cats": 10, "dogs": 10})
+    SPECIAL[kind](folder / "cats" / "x.jpg")
+    argv = [
+        "bench", "--data", str(folder), "--image-size", "64", "--batch-size", "7",
+        "--batches", "3", "--warmup", "0", "--num-workers", "0", "--cache-dir", str(cache_dir),
+        "--device", "cpu", "--json",
+    ]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    # 21 files named like images, 20 usable: 3 batches of 7 would need the FIFO's place
+    assert rows[0]["pipeline"] == "notebook" and rows[0]["images"] > 0

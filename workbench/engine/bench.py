@@ -21,7 +21,7 @@ while the others are timed).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,6 +128,7 @@ class _OneHot:
 def notebook_loader(
     folder: Path,
     *,
+    usable: Collection[str],
     image_size: int,
     batch_size: int,
     num_workers: int,
@@ -135,15 +136,25 @@ def notebook_loader(
     std: tuple[float, ...],
     device: torch.device,
 ) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
-    """Pipeline (1): ImageFolder + PIL decode + per-sample albumentations in workers."""
+    """Pipeline (1): ImageFolder + PIL decode + per-sample albumentations in workers.
+
+    Only the files the scan found usable (``usable``: paths relative to ``folder``) are read:
+    ImageFolder alone would open anything named like an image, a FIFO included, and hang.
+    """
     from torch.utils.data import DataLoader
     from torchvision.datasets import ImageFolder
 
-    probe = ImageFolder(str(folder))
+    wanted = set(usable)
+
+    def valid(path: str) -> bool:
+        return Path(path).relative_to(folder).as_posix() in wanted
+
+    probe = ImageFolder(str(folder), is_valid_file=valid)
     dataset = ImageFolder(
         str(folder),
         transform=_AlbumentationsTransform(image_size, mean, std),
         target_transform=_OneHot(len(probe.classes)),
+        is_valid_file=valid,
     )
     return DataLoader(
         dataset,
@@ -302,6 +313,7 @@ def run_bench(
         else:
             loader = notebook_loader(
                 folder,
+                usable=data.scan.paths,
                 image_size=size,
                 batch_size=batch_size,
                 num_workers=num_workers,
