@@ -106,7 +106,9 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     return atomic_write_bytes(path, buffer.getvalue())
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+def load_checkpoint(
+    path: str | Path | io.BytesIO, map_location: str | torch.device = "cpu"
+) -> dict[str, Any]:
     """Read a checkpoint safely (``weights_only=True``); tensors land on ``map_location``.
     Unchecked: readers of files a user has call :func:`read_checkpoint`."""
     state: dict[str, Any] = torch.load(path, map_location=map_location, weights_only=True)
@@ -146,11 +148,15 @@ def read_checkpoint(path: str | Path, *, resume: bool = False) -> dict[str, Any]
 
 def _load(path: Path) -> Any:
     try:
-        if path.stat().st_size == 0:
-            raise RunFileError(path, "is empty (0 bytes), not a checkpoint")
-        return load_checkpoint(path)
+        data = path.read_bytes()  # read first: an OSError inside torch is the bytes' fault
     except FileNotFoundError:
         raise RunFileError(path, "is missing") from None
+    except OSError as error:
+        raise RunFileError(path, f"cannot be read ({error.strerror or error})") from None
+    if not data:
+        raise RunFileError(path, "is empty (0 bytes), not a checkpoint")
+    try:
+        return load_checkpoint(io.BytesIO(data))
     except pickle.UnpicklingError as error:
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
         found = re.search(r"WeightsUnpickler error:\s*([^\n]*)", text)
@@ -160,10 +166,6 @@ def _load(path: Path) -> Any:
             f"refused: not a plain weights checkpoint ({detail[:100]}); nothing in it was run",
             advice="",
         ) from None
-    except OSError as error:
-        raise RunFileError(path, f"cannot be read ({error.strerror or error})") from None
-    except RunFileError:
-        raise
     except Exception as error:  # arbitrary bytes fail anywhere inside the restricted unpickler
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
         if not first or "weights_only" in first.lower() or "weights only" in first.lower():
