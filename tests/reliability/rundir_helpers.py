@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,3 +193,37 @@ def one_error_line(stderr: str) -> str:
     assert len(lines) == 1, stderr
     assert "Traceback" not in stderr and "weights_only" not in stderr, stderr
     return lines[0]
+
+
+# ------------------------------------------------------------------------- other processes
+
+REPO = Path(__file__).resolve().parents[2]
+LOCK_HOLDER = (
+    "import sys, time\n"
+    "from workbench.engine.runs import RunLock\n"
+    "RunLock.acquire(sys.argv[1])\n"
+    "print('locked', flush=True)\n"
+    "time.sleep(600)\n"
+)
+
+
+def subprocess_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
+
+
+@contextmanager
+def held_by_another_process(run_dir: Path) -> Iterator[subprocess.Popen[str]]:
+    """A second process that holds ``run_dir``'s lock, as a training process does, until the
+    block ends (then it is killed). Yields once it holds the lock: it says so on stdout."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(run_dir)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(),
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait(timeout=60)
