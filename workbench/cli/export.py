@@ -62,7 +62,7 @@ def finished_run_for(data: str | None, root: Path = RUNS_ROOT) -> Run | None:
                 check_run(run)
                 return run
         except RunFileError as error:  # that run's problem: the newest good one is used
-            err_console.print(f"[dim]passed over: {error}[/]", highlight=False)
+            err_console.print(f"[dim]passed over: {error}[/]", highlight=False, soft_wrap=True)
     return None
 
 
