@@ -27,8 +27,7 @@ from tests.reliability.rundir_helpers import (
 )
 from tests.unit.test_evaluate_helpers import write_tinted_folder
 from workbench.__main__ import main
-from workbench.engine.runs import Run, lock_holder, run_is_live
-from workbench.errors import RunBusyError
+from workbench.engine.runs import Run
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -137,6 +136,8 @@ def test_two_resumes_racing_on_one_run_one_continues_it(tmp_path: Path) -> None:
 
 
 def test_the_lock_not_the_pid_says_a_run_is_live(tmp_path: Path) -> None:
+    from workbench.engine.runs import lock_holder, run_is_live
+
     run_dir = copy_run(tmp_path / "runs" / "r")
     with held_by_another_process(run_dir) as holder:
         _mark_running(run_dir, holder.pid)
@@ -196,6 +197,7 @@ def test_a_resume_of_a_locked_run_is_refused_and_changes_nothing(
 def test_a_sweep_does_not_touch_a_run_another_process_trains(tmp_path: Path) -> None:
     from tests.unit.test_evaluate_helpers import tiny_run_config
     from workbench.engine.sweep import parse_grid, plan_sweep, run_sweep
+    from workbench.errors import RunBusyError
 
     base = stopped_run()
     config = tiny_run_config(base.data_dir, base.cache_dir, epochs=1)
