@@ -21,8 +21,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from test_evaluate_helpers import tiny_run, tiny_run_config
@@ -227,3 +229,20 @@ def held_by_another_process(run_dir: Path) -> Iterator[subprocess.Popen[str]]:
     finally:
         holder.kill()
         holder.wait(timeout=60)
+
+
+def write_large_image_folder(folder: Path, per_class: int = 36) -> Path:
+    """3 classes of 1000x750 PNGs (one noisy picture per class, copied): decoding them into a
+    cold cache takes a second or more, the window in which two writers both found the run
+    directory empty before the lock (with the tiny images it is 30 ms, shorter than the two
+    processes' start-up skew)."""
+    rng = np.random.default_rng(0)
+    for label, name in enumerate(("cats", "dogs", "panda")):
+        (folder / name).mkdir(parents=True)
+        pixels = rng.integers(0, 90, (750, 1000, 3), dtype=np.int64)
+        pixels[..., label] += 150
+        first = folder / name / f"{name}_0000.png"
+        Image.fromarray(pixels.clip(0, 255).astype(np.uint8), "RGB").save(first)
+        for index in range(1, per_class):
+            shutil.copyfile(first, folder / name / f"{name}_{index:04d}.png")
+    return folder

@@ -24,8 +24,8 @@ from tests.reliability.rundir_helpers import (
     snapshot,
     stopped_run,
     subprocess_env,
+    write_large_image_folder,
 )
-from tests.unit.test_evaluate_helpers import write_tinted_folder
 from workbench.__main__ import main
 from workbench.engine.runs import Run
 
@@ -106,7 +106,7 @@ def _one_trained_one_refused(
 
 @pytest.mark.slow
 def test_two_trains_racing_on_one_run_dir_one_trains(tmp_path: Path) -> None:
-    data = write_tinted_folder(tmp_path / "images")
+    data = write_large_image_folder(tmp_path / "images")
     run_dir = tmp_path / "runs" / "same"
     cache = tmp_path / "cold-cache"
     argv = ["train", "--run-dir", str(run_dir), "--data", str(data), "--cache-dir", str(cache)]
