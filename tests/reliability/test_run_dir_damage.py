@@ -178,3 +178,24 @@ def test_every_file_and_damage_is_in_the_matrix() -> None:
     tab-separated tables."""
     assert len(CASES) == 7 * 5 - 2
     assert os.path.basename(CHECKPOINTS[0]) == "last.pt"
+
+
+def test_resume_with_a_checkpoint_of_another_architecture_changes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Sound file, wrong run: its weights are another network's. The run is left as it was
+    (status.json was rewritten without the run's fields before)."""
+    import torch
+
+    from workbench.config import ModelConfig
+    from workbench.engine.model import build_model
+
+    run_dir = copy_run(tmp_path / "runs" / "r")
+    last = run_dir / "checkpoints" / "last.pt"
+    state = torch.load(last, weights_only=True)
+    state["model"] = build_model(ModelConfig(widths=(8, 32), stem=0), 3).state_dict()
+    torch.save(state, last)
+    before = snapshot(run_dir)
+    assert _resume(run_dir) == 2
+    assert "another architecture" in _refused(capsys, run_dir, "checkpoints/last.pt")
+    assert snapshot(run_dir) == before
