@@ -231,7 +231,7 @@ def held_by_another_process(run_dir: Path) -> Iterator[subprocess.Popen[str]]:
         holder.wait(timeout=60)
 
 
-def write_large_image_folder(folder: Path, per_class: int = 36) -> Path:
+def write_large_image_folder(folder: Path, per_class: int = 30) -> Path:
     """3 classes of 1000x750 PNGs (one noisy picture per class, copied): decoding them into a
     cold cache takes a second or more, the window in which two writers both found the run
     directory empty before the lock (with the tiny images it is 30 ms, shorter than the two

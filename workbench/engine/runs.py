@@ -68,7 +68,7 @@ SPLITS = ("train", "val")
 STATES = ("running", "finished", "failed", "stopped")
 HEARTBEAT_SECONDS = 2.0
 """status.json is rewritten at least this often while progress events arrive."""
-LOCK_WAIT_SECONDS = 1.0
+LOCK_WAIT_SECONDS = 0.5
 """How long a writer retries a held lock before giving up: a reader's probe holds it shared
 for microseconds, another writer for its whole life."""
 
