@@ -7,6 +7,7 @@ anything else is an internal failure (exit code 1). The engine raises these, nev
 from __future__ import annotations
 
 import errno
+from pathlib import Path
 
 
 class UsageError(Exception):
@@ -24,6 +25,37 @@ class ConfigError(UsageError):
 
 class DataError(UsageError):
     """The data set cannot be used as given (missing folder, too few images, ...)."""
+
+
+class RunFileError(UsageError):
+    """A file of a run directory is damaged (truncated, empty, of the wrong JSON type, with
+    values of the wrong type, garbage lines) or does not fit its run: that run's problem, which
+    readers of several runs report and pass over. ``path`` is the file, ``problem`` what is
+    wrong with it (without the path), for tables that show the run's name already."""
+
+    def __init__(self, path: str | Path, problem: str, advice: str | None = None) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        advice = RUN_FILE_ADVICE if advice is None else advice
+        super().__init__(f"{self.path}: {problem}" + (f"; {advice}" if advice else ""))
+
+
+RUN_FILE_ADVICE = "restore it from a copy, or move the run out of the runs folder"
+"""What a user can do about a damaged run file (the workbench never repairs one itself)."""
+
+
+class RunBusyError(UsageError):
+    """Another process holds the run directory's lock: it is training that run right now."""
+
+    def __init__(self, run_dir: str | Path, pid: int | None) -> None:
+        self.run_dir = Path(run_dir)
+        self.pid = pid
+        who = f" (pid {pid})" if pid else ""
+        how = f" (kill -INT {pid})" if pid else ""
+        super().__init__(
+            f"{self.run_dir}: another process is training this run{who}; "
+            f"wait for it to end or stop it{how}"
+        )
 
 
 _STORAGE_PROBLEMS = {

@@ -25,6 +25,7 @@ from typing import Any
 
 from workbench.config import RunConfig
 from workbench.engine.process import pid_alive
+from workbench.errors import RunFileError
 
 EVENTS = "events.jsonl"
 STATUS = "status.json"
@@ -187,6 +188,17 @@ class RunState:
 METRICS = ("loss", "accuracy", "precision", "recall", "f1")
 
 
+def training_is_going(state: RunState) -> bool:
+    """Whether the run's training process is still there: it holds the run's lock (the kernel
+    drops it on any death, so a reused pid fools no one). A run still ``waiting`` has no lock
+    yet (its process is importing): then whether the process the TUI launched is alive."""
+    from workbench.engine.runs import run_is_live
+
+    if state.state == "waiting":
+        return bool(state.pid) and pid_alive(state.pid)
+    return run_is_live(state.run_dir)
+
+
 class RunTail:
     """Follows one run directory; :meth:`poll` returns the log lines that are new."""
 
@@ -217,8 +229,9 @@ class RunTail:
             self._apply(event)
         try:
             status = run.status()
-        except (OSError, ValueError):
-            status = None  # being replaced right now; the next poll reads it
+        except RunFileError as error:
+            status = None
+            self.state.message = f"cannot read the run's status: {error.problem}"
         self._apply_status(status)
         return self.state.log[before:]
 
@@ -301,7 +314,8 @@ class RunTail:
             and status.heartbeat > 0
             and time.time() - status.heartbeat > STALE_HEARTBEAT_S
         )
-        if s.state in ("waiting", "running") and s.pid and (silent or not pid_alive(s.pid)):
+        watched = s.state == "running" or (s.state == "waiting" and bool(s.pid))
+        if watched and (silent or not training_is_going(s)):
             if s.state == "waiting":
                 s.state = "failed"
                 tail = launch_log_tail(self.run_dir, 4) or "no output"

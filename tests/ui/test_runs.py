@@ -138,7 +138,7 @@ def test_a_run_whose_config_this_version_cannot_read_is_listed_as_unreadable(
     (row,) = read_run_rows(runs_root)
     assert len(row.cells) == len(COLUMNS)
     assert row.cells[1] == "future"
-    assert row.cells[2].startswith("unreadable: model: unknown field(s) attention")
+    assert row.cells[2] == "unreadable: config.json: unknown field model.attention"
 
 
 async def test_runs_are_listed_before_the_engine_has_loaded(make_app, runs_root: Path) -> None:  # type: ignore[no-untyped-def]

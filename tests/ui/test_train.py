@@ -9,6 +9,7 @@ from textual.widgets import Input, RichLog, Static
 from tests.ui.helpers import settle
 from tests.ui.rundirs import write_run
 from workbench.config import ModelConfig
+from workbench.engine.runs import RunLock
 from workbench.screens.train import TrainScreen, form_errors
 from workbench.widgets.plots import MetricPlot
 
@@ -133,15 +134,17 @@ async def test_failed_run_says_why(make_app, runs_root: Path) -> None:  # type: 
 
 async def test_running_run_is_attached_and_gone_process_is_lost(make_app, runs_root: Path) -> None:  # type: ignore[no-untyped-def]
     write_run(runs_root / "old", epochs_done=3, epochs=3)
-    write_run(runs_root / "live", epochs_done=1, end=None)  # this test process is the "trainer"
+    write_run(runs_root / "live", epochs_done=1, end=None)
     app = make_app(start_mode="train")
-    async with app.run_test(size=(120, 40)) as pilot:
-        screen = await _ready(app, pilot)
-        assert screen.tail is not None and screen.tail.run_dir.name == "live"
-        assert screen.tail.state.state == "running"
-        assert "live" in app.run_status
-        note = screen.exit_note()
-        assert note is not None and "keeps training" in note
+    # This test process is the "trainer": it holds the run's lock, as a training process does.
+    with RunLock.acquire(runs_root / "live"):
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await _ready(app, pilot)
+            assert screen.tail is not None and screen.tail.run_dir.name == "live"
+            assert screen.tail.state.state == "running"
+            assert "live" in app.run_status
+            note = screen.exit_note()
+            assert note is not None and "keeps training" in note
 
 
 async def test_run_whose_process_died_is_lost_and_resumable(make_app, runs_root: Path) -> None:  # type: ignore[no-untyped-def]

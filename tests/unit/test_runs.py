@@ -14,6 +14,7 @@ from workbench.config import DataConfig, RunConfig
 from workbench.engine.events import EpochEnd, Progress, RunStarted, RunStopped
 from workbench.engine.runs import (
     Run,
+    RunLock,
     RunRecorder,
     create_run_dir,
     list_runs,
@@ -81,6 +82,9 @@ def test_recorder_writes_and_reader_reads_back(tmp_path: Path) -> None:
     assert run.config() == RunConfig()
     assert run.config_document()["split_fingerprint"] == "f00"
     status = run.status()
+    assert status is not None and status.effective_state == "interrupted"  # no one holds it
+    with RunLock.acquire(run_dir):  # as the training process does for its whole life
+        status = run.status()
     assert status is not None
     assert (status.state, status.epoch, status.epochs, status.alive) == ("running", 1, 3, True)
     assert status.effective_state == "running"

@@ -22,6 +22,7 @@ from rich.progress import (
 )
 
 from workbench.config import AUGMENT_BACKENDS, IMAGE_SIZES, DataConfig
+from workbench.engine.jsonable import json_ready
 from workbench.engine.progress import ProgressFn
 from workbench.errors import ConfigError, UsageError
 
@@ -146,8 +147,10 @@ def check_file_option(option: str, value: str | None) -> None:
 
 
 def emit_json(document: Any) -> None:
-    """Print exactly one JSON document on stdout (for scripts and notebooks)."""
-    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+    """Print exactly one JSON document on stdout (for scripts and notebooks): strict JSON,
+    non-finite numbers by name as everywhere in the project (:func:`json_ready`)."""
+    text = json.dumps(json_ready(document), indent=2, default=str, allow_nan=False)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench.cli.common import err_console, options_named, out_console, progress_bar
-from workbench.errors import UsageError
+from workbench.errors import RunFileError, UsageError
 
 if TYPE_CHECKING:
     from workbench.config import RunConfig
@@ -52,18 +52,30 @@ def finished_run_for(data: str | None, root: Path = RUNS_ROOT) -> Run | None:
     from workbench.engine.runs import list_runs
 
     for run in list_runs(root):
-        status = run.status()
-        if status is None or status.state != "finished":
-            continue
-        if not run.checkpoint_path("best").is_file():
-            continue
         try:
-            trained_on = run.config().data.data
-        except (OSError, ValueError, UsageError, KeyError):
-            continue
-        if trained_on == data:
-            return run
+            status = run.status()
+            if status is None or status.state != "finished":
+                continue
+            if not run.checkpoint_path("best").is_file():
+                continue
+            if run.config().data.data == data:
+                check_run(run)
+                return run
+        except RunFileError as error:  # that run's problem: the newest good one is used
+            err_console.print(f"[dim]passed over: {error}[/]", highlight=False, soft_wrap=True)
     return None
+
+
+def check_run(run: Run) -> None:
+    """RunFileError unless every file the export reads is sound (config.json, status.json,
+    the metric files, the checkpoint it evaluates): found before anything is written."""
+    from workbench.engine.evaluate import load_model
+
+    run.config()
+    run.status()
+    for split in ("train", "val"):
+        run.metrics(split)
+    load_model(run.path)
 
 
 def quick_config(data: str | None, cache_dir: str | None) -> RunConfig:
@@ -121,6 +133,7 @@ def resolve_target(
     run = open_run(path)
     if not run.checkpoint_path("best").is_file() and not run.checkpoint_path("last").is_file():
         raise UsageError(f"--run {path}: the run has no checkpoint yet")
+    check_run(run)
     return run, None
 
 

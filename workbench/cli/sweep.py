@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         verb = {
             "skip-finished": "[dim]skip (finished)[/]",
             "skip-failed": "[dim]skip (failed before)[/]",
+            "skip-unreadable": "[red]skip (a damaged run file)[/]",
             "resume": "[yellow]resume[/]",
             "start": "[green]start[/]",
         }[action]
@@ -117,6 +118,9 @@ def run(args: argparse.Namespace) -> int:
     stop = StopFlag()
     with handle_signals(stop), TrainDisplay() as display:
         result = run_sweep(plan, subscribers=[display], stop=stop, on_entry=announce)
+    for outcome in result.outcomes:
+        if outcome.state == "unreadable":
+            err_console.print(f"[red]skipped:[/] {outcome.message}", highlight=False)
     written = _export(plan.root, out)
     summary = read_sweep(plan.root)
     if args.json:

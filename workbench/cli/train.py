@@ -37,13 +37,14 @@ from workbench.config import (
     TrainConfig,
     check_data_path,
 )
-from workbench.errors import UsageError
+from workbench.errors import RunBusyError, UsageError
 
 if TYPE_CHECKING:
     from rich.progress import Progress as RichProgress
 
     from workbench.engine.events import Event
     from workbench.engine.loop import FitResult
+    from workbench.engine.runs import RunLock
 
 HELP = "train the CNN into a run directory (live progress; --resume continues a run)"
 DESCRIPTION = """\
@@ -236,14 +237,14 @@ def _validated(config: RunConfig) -> RunConfig:
 
 
 def _resume_config(args: argparse.Namespace, run_dir: Path) -> RunConfig:
+    """The run's own config with the local options applied (under the run's lock: no one
+    else trains it, so a ``running`` status is a run that was interrupted)."""
     from workbench.engine.runs import open_run
 
     run = open_run(run_dir)
     status = run.status()
     if status is not None and status.state == "finished":
         raise UsageError(f"{run_dir}: this run has finished; nothing to resume")
-    if status is not None and status.state == "running" and status.alive:
-        raise UsageError(f"{run_dir}: this run is still running (pid {status.pid})")
     config = run.config()
     data = config.data
     if args.data is not None:
@@ -258,6 +259,55 @@ def _resume_config(args: argparse.Namespace, run_dir: Path) -> RunConfig:
     return _validated(dataclasses.replace(config, data=data, train=train))
 
 
+def _claim_new(run_dir: Path) -> RunLock:
+    """Lock an empty (or new) ``--run-dir``; refuse one that holds anything but its lock,
+    saying so when another process is training into it."""
+    from workbench.engine.runs import LOCK, RunLock, lock_holder, run_is_live
+
+    def refuse_if_used() -> None:
+        if run_dir.is_dir() and any(p.name != LOCK for p in run_dir.iterdir()):
+            if run_is_live(run_dir):
+                raise RunBusyError(run_dir, lock_holder(run_dir))
+            raise UsageError(
+                f"--run-dir {run_dir}: exists and is not empty; "
+                "pick a new one or add --resume to continue it"
+            )
+
+    refuse_if_used()  # before the lock: no lock file is put into someone else's folder
+    lock = RunLock.acquire(run_dir)
+    try:
+        refuse_if_used()  # again under it: a writer may have come and gone in between
+    except UsageError:
+        lock.release()
+        raise
+    return lock
+
+
+def _claim(args: argparse.Namespace) -> tuple[RunLock, Path, RunConfig]:
+    """The run's lock, directory and config. The lock is taken before anything is written to
+    the run and held until the process ends: a second writer is refused here, in one line,
+    before it prepares any data."""
+    from workbench.engine.runs import RunLock, create_run_dir, new_run_id, open_run
+
+    if args.resume:
+        if args.run_dir is None:
+            raise UsageError("--resume needs --run-dir DIR: the run to continue")
+        run_dir = Path(args.run_dir)
+        open_run(run_dir)  # not a run: refused before a lock file is put into the folder
+        lock = RunLock.acquire(run_dir)
+        try:
+            return lock, run_dir, _resume_config(args, run_dir)
+        except UsageError:
+            lock.release()
+            raise
+    config = config_from_args(args)
+    if args.run_dir is not None:
+        run_dir = Path(args.run_dir)
+        return _claim_new(run_dir), run_dir, config
+    run_dir = create_run_dir(args.runs_root, new_run_id(config.data))
+    return RunLock.acquire(run_dir), run_dir, config
+
+
 def run(args: argparse.Namespace) -> int:
     from workbench.cli.tuning import prepare_training_process
 
@@ -270,44 +320,30 @@ def run(args: argparse.Namespace) -> int:
     # torch and the engine cost about 1-2 s to import; only this command pays for them.
     from workbench.engine.data import prepare_data
     from workbench.engine.loop import StopFlag, fit, handle_signals
-    from workbench.engine.runs import create_run_dir, new_run_id
 
-    if args.resume:
-        if args.run_dir is None:
-            raise UsageError("--resume needs --run-dir DIR: the run to continue")
-        run_dir = Path(args.run_dir)
-        config = _resume_config(args, run_dir)
-    else:
-        config = config_from_args(args)
-        if args.run_dir is not None:
-            run_dir = Path(args.run_dir)
-            if run_dir.exists() and any(run_dir.iterdir()):
-                raise UsageError(
-                    f"--run-dir {run_dir}: exists and is not empty; "
-                    "pick a new one or add --resume to continue it"
+    lock, run_dir, config = _claim(args)
+    with lock:
+        run_dir = run_dir.resolve()
+        stop = StopFlag()
+        with handle_signals(stop):
+            with progress_bar() as progress:
+                data = prepare_data(config.data, progress)
+            display = TrainDisplay(quiet=False)
+            try:
+                with display:
+                    result = fit(
+                        config,
+                        data,
+                        run_dir,
+                        subscribers=[display],
+                        resume=args.resume,
+                        stop=stop,
+                    )
+            except KeyboardInterrupt:
+                err_console.print(
+                    f"[yellow]aborted[/]; last.pt in {run_dir} is the last good epoch"
                 )
-        else:
-            run_dir = create_run_dir(args.runs_root, new_run_id(config.data))
-
-    run_dir = run_dir.resolve()
-    stop = StopFlag()
-    with handle_signals(stop):
-        with progress_bar() as progress:
-            data = prepare_data(config.data, progress)
-        display = TrainDisplay(quiet=False)
-        try:
-            with display:
-                result = fit(
-                    config,
-                    data,
-                    run_dir,
-                    subscribers=[display],
-                    resume=args.resume,
-                    stop=stop,
-                )
-        except KeyboardInterrupt:
-            err_console.print(f"[yellow]aborted[/]; last.pt in {run_dir} is the last good epoch")
-            return EXIT_STOPPED
+                return EXIT_STOPPED
     summary = summarize_result(result, display)
     if args.json:
         emit_json(summary)

@@ -16,8 +16,6 @@ with, so rankings are comparable between runs.
 from __future__ import annotations
 
 import dataclasses
-import pickle
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,16 +25,14 @@ import numpy as np
 import torch
 
 from workbench.config import DataConfig, RunConfig
-from workbench.engine.checkpoint import load_checkpoint
+from workbench.engine.checkpoint import architecture_mismatch, read_checkpoint
 from workbench.engine.data import PreparedData, prepare_data
 from workbench.engine.gradcam import grad_cam
 from workbench.engine.model import Classifier, build_model
 from workbench.engine.progress import ProgressFn, report
-from workbench.engine.runs import CHECKPOINTS_DIR, Run, is_run_dir
-from workbench.errors import ConfigError, UsageError
+from workbench.engine.runs import CHECKPOINTS_DIR, Run, config_from_document, is_run_dir
+from workbench.errors import ConfigError, RunFileError, UsageError
 
-CHECKPOINT_KEYS = ("model", "config", "classes", "image_size", "mean", "std")
-"""What a workbench checkpoint must hold to be evaluated."""
 EXPLAINED = 8
 """Misclassified images that get Grad-CAM maps in :func:`evaluate` (the worst by loss)."""
 BATCH = 128
@@ -96,69 +92,11 @@ def resolve_checkpoint(source: str | Path) -> tuple[Path, Run | None]:
     return path, run
 
 
-def read_checkpoint(path: Path) -> dict[str, Any]:
-    """The checkpoint's dict, loaded with ``weights_only=True``; UsageError if it is not one.
-
-    A pickle that references anything but tensors and plain containers (one that would run
-    code when unpickled) is refused by PyTorch's restricted unpickler before anything runs.
-    """
-    try:
-        state = load_checkpoint(path)
-    except pickle.UnpicklingError as error:
-        text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
-        found = re.search(r"WeightsUnpickler error:\s*([^\n]*)", text)
-        detail = found.group(1).strip() if found else "content other than tensors"
-        raise UsageError(
-            f"{path}: refused: not a plain weights checkpoint ({detail[:100]}); "
-            "nothing in it was run"
-        ) from None
-    except OSError as error:
-        raise UsageError(f"{path}: cannot read it ({error.strerror or error})") from None
-    except Exception as error:  # arbitrary bytes fail anywhere inside the restricted unpickler
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UsageError(f"{path}: not a checkpoint ({reason[:120]})") from None
-    if not isinstance(state, dict):
-        raise UsageError(f"{path}: not a workbench checkpoint (holds a {type(state).__name__})")
-    missing = [key for key in CHECKPOINT_KEYS if key not in state]
-    if missing:
-        raise UsageError(f"{path}: not a workbench checkpoint (no {', '.join(missing)})")
-    return state
-
-
 def _config_of(state: dict[str, Any], run: Run | None, path: Path) -> RunConfig:
-    try:
-        if run is not None:
-            return run.config()
-        return RunConfig.from_dict(state["config"])
-    except (ConfigError, KeyError, TypeError, ValueError) as error:
-        where = run.path / "config.json" if run is not None else path
-        raise UsageError(f"{where}: cannot rebuild the model from its config ({error})") from None
-
-
-def _shape(value: Any) -> str:
-    return "x".join(str(d) for d in value.shape) if hasattr(value, "shape") else "?"
-
-
-def architecture_mismatch(model: torch.nn.Module, weights: dict[str, Any]) -> str | None:
-    """One line saying how ``weights`` do not fit ``model``, or None if they fit."""
-    expected = model.state_dict()
-    missing = [key for key in expected if key not in weights]
-    unexpected = [key for key in weights if key not in expected]
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} tensor(s) the model needs are absent (e.g. {missing[0]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} are not in the model (e.g. {unexpected[0]})")
-        return "another architecture: " + "; ".join(parts)
-    for key, value in expected.items():
-        got = weights[key]
-        if not isinstance(got, torch.Tensor) or got.shape != value.shape:
-            return (
-                f"another architecture: {key} is {_shape(got)} in the checkpoint "
-                f"but {_shape(value)} in the model the config describes"
-            )
-    return None
+    """The run's config.json (the saved config of a loose checkpoint), checked."""
+    if run is not None:
+        return run.config()
+    return config_from_document(state["config"], path)
 
 
 def load_model(source: str | Path, *, device: str | torch.device = "cpu") -> LoadedModel:
@@ -170,17 +108,22 @@ def load_model(source: str | Path, *, device: str | torch.device = "cpu") -> Loa
     path, run = resolve_checkpoint(source)
     state = read_checkpoint(path)
     config = _config_of(state, run, path)
-    classes = [str(name) for name in state["classes"]]
+    classes: list[str] = state["classes"]
+    if run is not None and run.classes() != classes:
+        raise RunFileError(path, f"its classes {classes} are not config.json's {run.classes()}")
+    if state["image_size"] != config.data.image_size:
+        raise RunFileError(
+            path,
+            f"its image_size {state['image_size']} is not its config's {config.data.image_size}",
+        )
     try:
         model = build_model(config.model, len(classes))
     except (ConfigError, ValueError) as error:
-        raise UsageError(f"{path}: cannot rebuild the model ({error})") from None
+        raise RunFileError(path, f"cannot rebuild the model ({error})") from None
     weights = state["model"]
-    if not isinstance(weights, dict):
-        raise UsageError(f"{path}: not a workbench checkpoint (its 'model' is not a state dict)")
     problem = architecture_mismatch(model, weights)
     if problem is not None:
-        raise UsageError(f"{path}: {problem}")
+        raise RunFileError(path, problem, advice="")
     model.load_state_dict(weights)
     target = torch.device(device)
     model.to(target).eval()
@@ -193,9 +136,9 @@ def load_model(source: str | Path, *, device: str | torch.device = "cpu") -> Loa
         image_size=int(state["image_size"]),
         mean=(mean[0], mean[1], mean[2]),
         std=(std[0], std[1], std[2]),
-        split_fingerprint=str(state.get("split_fingerprint", "")),
+        split_fingerprint=state.get("split_fingerprint", ""),
         checkpoint=path,
-        epoch=int(state.get("epoch", 0)),
+        epoch=state.get("epoch", 0),
         run=run,
         device=target,
     )

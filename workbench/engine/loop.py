@@ -39,8 +39,9 @@ from torch import nn
 from workbench.config import RunConfig
 from workbench.engine.checkpoint import (
     FORMAT,
+    architecture_mismatch,
     cpu_state_dict,
-    load_checkpoint,
+    read_checkpoint,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -63,8 +64,8 @@ from workbench.engine.losses import build_loss
 from workbench.engine.metrics import MetricAccumulator
 from workbench.engine.model import build_model, summarize
 from workbench.engine.optim import build_optimizer, build_scheduler, current_lr
-from workbench.engine.runs import CHECKPOINTS_DIR, SPLIT, RunRecorder
-from workbench.errors import UsageError
+from workbench.engine.runs import CHECKPOINTS_DIR, SPLIT, Run, RunLock, RunRecorder
+from workbench.errors import RunFileError, UsageError
 
 PROGRESS_INTERVAL = 0.25
 """Seconds between Progress events (at most 4 per second)."""
@@ -481,24 +482,51 @@ def fit(
 
     Returns a FitResult with state ``finished``, ``stopped`` or ``failed`` (non-finite loss).
     Other exceptions are reported as RunFailed and re-raised.
+
+    The run directory's lock is held throughout (RunBusyError if another process holds it). A
+    resume first reads and checks every file of the run and both checkpoints, and applies
+    last.pt to the model before anything is written: a damaged or foreign file is refused
+    with one RunFileError line and the run is left as it was.
     """
     config.validate()
     run_dir = Path(run_dir)
+    with RunLock.acquire(run_dir):
+        checkpoint = _resume_state(run_dir, data) if resume else None
+        return _fit(config, data, run_dir, subscribers, checkpoint, stop, loss_fn, record)
+
+
+def _resume_state(run_dir: Path, data: PreparedData) -> dict[str, Any]:
+    """last.pt of the run to continue, after checking the run's files (UsageError if not)."""
+    last = run_dir / CHECKPOINTS_DIR / "last.pt"
+    if not last.exists():
+        raise UsageError(f"{run_dir}: nothing to resume (no {CHECKPOINTS_DIR}/last.pt)")
+    Run(run_dir).check_files()
+    checkpoint = read_checkpoint(last, resume=True)
+    best = run_dir / CHECKPOINTS_DIR / "best.pt"
+    if best.exists():
+        read_checkpoint(best)  # continuing would keep a damaged best.pt as the run's result
+    if checkpoint["split_fingerprint"] != data.fingerprint:
+        raise UsageError(
+            f"{run_dir}: the data's split fingerprint {data.fingerprint} differs from the "
+            f"run's {checkpoint['split_fingerprint']}; resume with the same --data"
+        )
+    return checkpoint
+
+
+def _fit(
+    config: RunConfig,
+    data: PreparedData,
+    run_dir: Path,
+    subscribers: Sequence[Subscriber],
+    checkpoint: dict[str, Any] | None,
+    stop: StopFlag | None,
+    loss_fn: nn.Module | None,
+    record: bool,
+) -> FitResult:
     stop = stop or StopFlag()
     recorder: list[Subscriber] = [RunRecorder(run_dir)] if record else []
     emit = _Emitter([*recorder, *subscribers])
-    checkpoint: dict[str, Any] | None = None
-    if resume:
-        last = run_dir / CHECKPOINTS_DIR / "last.pt"
-        if not last.exists():
-            raise UsageError(f"{run_dir}: nothing to resume (no {CHECKPOINTS_DIR}/last.pt)")
-        checkpoint = load_checkpoint(last)
-        if checkpoint.get("split_fingerprint") != data.fingerprint:
-            raise UsageError(
-                f"{run_dir}: the data's split fingerprint {data.fingerprint} differs from the "
-                f"run's {checkpoint.get('split_fingerprint')}; resume with the same --data"
-            )
-    else:
+    if checkpoint is None:
         seed_everything(config.data.seed)
         run_dir.mkdir(parents=True, exist_ok=True)
         write_manifest(data.split, run_dir / SPLIT)
@@ -509,18 +537,7 @@ def fit(
         partial: MetricAccumulator | None = None
         rng_after_skip: dict[str, Any] | None = None
         if checkpoint is not None:
-            ctx.model.load_state_dict(checkpoint["model"])
-            ctx.optimizer.load_state_dict(checkpoint["optimizer"])
-            ctx.scheduler.load_state_dict(checkpoint["scheduler"])
-            ctx.scaler.load_state_dict(checkpoint["scaler"])
-            ctx.tracker.load_state_dict(checkpoint["best"])
-            start_epoch, skip = int(checkpoint["epoch"]), int(checkpoint["batch"])
-            if skip and "partial" in checkpoint:
-                partial = MetricAccumulator.from_state_dict(checkpoint["partial"], ctx.setup.device)
-                rng_after_skip = checkpoint["rng"]
-            else:
-                skip = 0
-                set_rng_state(checkpoint["rng"])
+            start_epoch, skip, partial, rng_after_skip = _restore(ctx, checkpoint)
         return _run(ctx, checkpoint is not None, start_epoch, skip, partial, rng_after_skip)
     except NonFiniteLossError as error:
         emit(RunFailed(message=str(error), epoch=error.epoch, batch=error.batch, error="nonfinite"))
@@ -537,6 +554,40 @@ def fit(
         with contextlib.suppress(OSError):
             emit(RunFailed(message=f"{type(error).__name__}: {error}", error=type(error).__name__))
         raise
+
+
+def _restore(
+    ctx: _Context, checkpoint: dict[str, Any]
+) -> tuple[int, int, MetricAccumulator | None, dict[str, Any] | None]:
+    """Apply last.pt to the freshly built model, optimizer, ...: (start epoch, batches to skip,
+    the partial epoch's sums, the RNG state after them). RunFileError (nothing emitted, nothing
+    written) when it does not fit this run's config."""
+    last = ctx.run_dir / CHECKPOINTS_DIR / "last.pt"
+    problem = architecture_mismatch(ctx.model, checkpoint["model"])
+    if problem is not None:
+        raise RunFileError(last, f"{problem} (not this run's config.json)", advice="")
+    epochs = ctx.config.train.epochs
+    start_epoch, skip = checkpoint["epoch"], checkpoint["batch"]
+    if start_epoch > epochs or skip > len(ctx.train_loader):
+        raise RunFileError(
+            last, f"is at epoch {start_epoch}, batch {skip}: beyond this run of {epochs} epochs"
+        )
+    try:
+        ctx.model.load_state_dict(checkpoint["model"])
+        ctx.optimizer.load_state_dict(checkpoint["optimizer"])
+        ctx.scheduler.load_state_dict(checkpoint["scheduler"])
+        ctx.scaler.load_state_dict(checkpoint["scaler"])
+        ctx.tracker.load_state_dict(checkpoint["best"])
+        set_rng_state(checkpoint["rng"])  # mid-epoch: again at the batch it stopped after
+        if skip and "partial" in checkpoint:
+            partial = MetricAccumulator.from_state_dict(checkpoint["partial"], ctx.setup.device)
+            return start_epoch, skip, partial, checkpoint["rng"]
+    except (RuntimeError, ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
+        reason = str(error).strip().splitlines()[0][:100] if str(error).strip() else ""
+        raise RunFileError(
+            last, f"does not fit this run ({type(error).__name__}: {reason})"
+        ) from None
+    return start_epoch, 0, None, None
 
 
 def _run(

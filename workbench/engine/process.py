@@ -1,4 +1,6 @@
-"""Is a run's process still there? Shared by the run reader and the TUI; imports nothing heavy."""
+"""Is a process still there? Only for the TUI's own child before it has started a run: whether a
+run is being trained is its lock (:meth:`workbench.engine.runs.Run.is_live`), never a pid, which
+the system may have given to another process since."""
 
 from __future__ import annotations
 

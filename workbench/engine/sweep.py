@@ -24,8 +24,16 @@ from workbench.config import RunConfig, TrainConfig
 from workbench.engine.atomic import atomic_write_text
 from workbench.engine.data import PreparedData, short_hash
 from workbench.engine.events import Subscriber
-from workbench.engine.runs import CHECKPOINTS_DIR, MetricRow, Run, is_run_dir
-from workbench.errors import ConfigError, UsageError
+from workbench.engine.runs import (
+    CHECKPOINTS_DIR,
+    MetricRow,
+    Run,
+    RunLock,
+    config_from_document,
+    is_run_dir,
+    read_json_object,
+)
+from workbench.errors import ConfigError, RunFileError, UsageError
 
 SWEEP_FILE = "sweep.json"
 
@@ -233,24 +241,34 @@ def load_plan(root: str | Path) -> SweepPlan:
     path = root / SWEEP_FILE
     if not path.is_file():
         raise UsageError(f"{root}: not a sweep folder (no {SWEEP_FILE})")
-    document = json.loads(path.read_text(encoding="utf-8"))
-    return plan_sweep(parse_grid(document["grid"]), RunConfig.from_dict(document["base"]), root)
+    document = read_json_object(path)
+    grid, base = document.get("grid"), document.get("base")
+    if not (isinstance(grid, list) and all(isinstance(item, str) for item in grid)):
+        raise RunFileError(path, "its grid must be a list of NAME=V1,V2 strings")
+    if not isinstance(base, dict):
+        raise RunFileError(path, "its base must be an object (a run config)")
+    return plan_sweep(parse_grid(grid), config_from_document(base, path), root)
 
 
 def is_sweep_dir(path: str | Path) -> bool:
     return (Path(path) / SWEEP_FILE).is_file()
 
 
-def entry_state(path: Path) -> str:
+def entry_state(path: Path, *, locked: bool = False) -> str:
     """``new`` (nothing to resume), ``resumable`` (stopped or interrupted, has last.pt),
-    ``finished``, ``failed`` or ``running`` (another process is training it)."""
+    ``finished``, ``failed``, ``running`` (a process is training it) or ``unreadable`` (a
+    damaged status.json: that run's problem, the others go on). ``locked``: this process
+    holds the run's lock, so a ``running`` status is a run that was interrupted."""
     if not is_run_dir(path):
         return "new"
-    status = Run(path).status()
+    try:
+        status = Run(path).status()
+    except RunFileError:
+        return "unreadable"
     if status is not None:
         if status.state in ("finished", "failed"):
             return status.state
-        if status.state == "running" and status.alive:
+        if status.effective_state == "running" and not locked:
             return "running"
     return "resumable" if (path / CHECKPOINTS_DIR / "last.pt").is_file() else "new"
 
@@ -303,32 +321,60 @@ def run_sweep(
     record = plan.root / SWEEP_FILE
     document = _sweep_document(plan)
     if record.exists():
-        old = json.loads(record.read_text(encoding="utf-8"))
-        same_base = base_identity(RunConfig.from_dict(old["base"])) == base_identity(plan.base)
-        if old.get("grid") != document["grid"] or not same_base:
+        old = load_plan(plan.root)
+        same_base = base_identity(old.base) == base_identity(plan.base)
+        if old.grid.to_text() != document["grid"] or not same_base:
             raise UsageError(
-                f"{plan.root}: holds another sweep ({' '.join(old.get('grid', []))}); "
+                f"{plan.root}: holds another sweep ({' '.join(old.grid.to_text())}); "
                 "pick another --sweep-dir"
             )
     else:
-        atomic_write_text(record, json.dumps(document, indent=2) + "\n")
+        atomic_write_text(record, json.dumps(document, indent=2, allow_nan=False) + "\n")
     prepared: dict[str, PreparedData] = {}
     result = SweepResult(plan)
     for entry in plan.entries:
-        state = entry_state(entry.path)
-        if state in ("finished", "failed"):
-            if on_entry is not None:
-                on_entry(entry, f"skip-{state}")
-            result.outcomes.append(SweepOutcome(entry, "skipped", state))
+        # The entry's lock first (RunBusyError: another process is training it), then its
+        # state: nobody can start it between the two.
+        with RunLock.acquire(entry.path):
+            outcome = _run_entry(entry, prepare, prepared, subscribers, stop, on_entry, fit)
+        result.outcomes.append(outcome)
+        if outcome.action == "skipped":
             continue
-        if state == "running":
-            raise UsageError(f"{entry.path}: is being trained by another process")
-        resume = state == "resumable"
+        if outcome.state == "stopped" or stop.is_set():
+            result.stopped = True
+            break
+    return result
+
+
+def _run_entry(
+    entry: SweepEntry,
+    prepare: PrepareFn,
+    prepared: dict[str, PreparedData],
+    subscribers: Sequence[Subscriber],
+    stop: Any,
+    on_entry: EntryFn | None,
+    fit: Callable[..., Any],
+) -> SweepOutcome:
+    """Skip, resume or start one entry, under its lock. A damaged run is skipped with its
+    problem (one line) as the message: it is that run's problem, the sweep goes on."""
+    state = entry_state(entry.path, locked=True)
+    if state in ("finished", "failed", "unreadable"):
         if on_entry is not None:
-            on_entry(entry, "resume" if resume else "start")
-        key = json.dumps(dataclasses.asdict(entry.config.data), sort_keys=True)
-        if key not in prepared:
-            prepared[key] = prepare(entry.config.data)
+            on_entry(entry, f"skip-{state}")
+        message = ""
+        if state == "unreadable":
+            try:
+                Run(entry.path).status()
+            except RunFileError as error:
+                message = str(error)
+        return SweepOutcome(entry, "skipped", state, message)
+    resume = state == "resumable"
+    if on_entry is not None:
+        on_entry(entry, "resume" if resume else "start")
+    key = json.dumps(dataclasses.asdict(entry.config.data), sort_keys=True)
+    if key not in prepared:
+        prepared[key] = prepare(entry.config.data)
+    try:
         fitted = fit(
             entry.config,
             prepared[key],
@@ -337,12 +383,12 @@ def run_sweep(
             resume=resume,
             stop=stop,
         )
-        action = "resumed" if resume else "started"
-        result.outcomes.append(SweepOutcome(entry, action, fitted.state, fitted.message))
-        if fitted.state == "stopped" or stop.is_set():
-            result.stopped = True
-            break
-    return result
+    except RunFileError as error:  # a damaged file found when resuming: nothing was changed
+        if on_entry is not None:
+            on_entry(entry, "skip-unreadable")
+        return SweepOutcome(entry, "skipped", "unreadable", str(error))
+    action = "resumed" if resume else "started"
+    return SweepOutcome(entry, action, fitted.state, fitted.message)
 
 
 # ------------------------------------------------------------------------------- reading
@@ -398,7 +444,10 @@ def read_sweep(root: str | Path) -> SweepSummary:
         state = entry_state(entry.path)
         val: list[MetricRow] = []
         if is_run_dir(entry.path):
-            val = Run(entry.path).metrics("val")
+            try:
+                val = Run(entry.path).metrics("val")
+            except RunFileError:
+                state = "unreadable"  # that run's problem: its row says so, the others show
         best = max(val, key=lambda r: (r.accuracy, -r.loss, -r.epoch)) if val else None
         rows.append(
             SweepRow(

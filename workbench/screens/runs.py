@@ -23,8 +23,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from workbench import tui_launch
-from workbench.config import RunConfig
-from workbench.errors import ConfigError
+from workbench.errors import RunFileError
 from workbench.screens.base import WorkbenchScreen
 from workbench.widgets.plots import MetricPlot
 
@@ -75,12 +74,17 @@ def read_run_rows(root: Path) -> list[RunRow]:
     for name, run in found:
         try:
             document: dict[str, Any] = run.config_document()
-            model = RunConfig.from_dict(document).model.label()
+            model = run.config().model.label()
             status = run.status()
             val = run.metrics("val")
             train = run.metrics("train")
-        except (OSError, ValueError, KeyError, ConfigError) as error:
-            cells = ("", name, f"unreadable: {error}", *("",) * (len(COLUMNS) - 3))
+        except RunFileError as error:  # that run's problem: listed as such, the others show
+            where = (
+                error.path.relative_to(run.path)
+                if error.path.is_relative_to(run.path)
+                else error.path
+            )
+            cells = ("", name, f"unreadable: {where}: {error.problem}", *("",) * (len(COLUMNS) - 3))
             rows.append(RunRow(run.path, cells, (), (), ()))
             continue
         data, tr = document.get("data", {}), document.get("train", {})

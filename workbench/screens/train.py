@@ -33,7 +33,7 @@ from workbench.config import (
     RunConfig,
     TrainConfig,
 )
-from workbench.engine.process import pid_alive
+from workbench.engine.runs import run_is_live
 from workbench.errors import ConfigError, UsageError
 from workbench.screens.base import WorkbenchScreen
 from workbench.widgets.plots import MetricPlot
@@ -480,7 +480,7 @@ plots (two at a time).
 
     def exit_note(self) -> str | None:
         s = self.tail.state if self.tail else None
-        if s is not None and s.active and s.pid and pid_alive(s.pid):
+        if s is not None and s.active and s.pid and tui_launch.training_is_going(s):
             return (
                 f"Run {s.run_id} keeps training in the background (pid {s.pid}); "
                 f"run `workbench` again to watch it, or `kill -INT {s.pid}` to stop it."
@@ -496,8 +496,7 @@ def find_run_to_attach(runs_root: Path) -> Path | None:
         return None
     candidates.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     for run_dir in candidates:
-        status = tui_launch.read_json(run_dir / tui_launch.STATUS)
-        if status.get("state") == "running" and pid_alive(int(status.get("pid") or 0)):
+        if run_is_live(run_dir):
             return run_dir
     for run_dir in candidates:
         if (run_dir / tui_launch.EVENTS).exists():

@@ -476,7 +476,9 @@ def report_text(report: TestReport) -> str:
 def write_test_report(report: TestReport, out_dir: str | Path) -> list[Path]:
     """``test_report.txt`` and ``test_report.json``."""
     out = Path(out_dir)
-    document = json.dumps(report.to_dict(), indent=2) + "\n"
+    # Strict JSON: load_model refuses the checkpoints (non-finite weights, a zero spread) that
+    # could make a NaN here, so one would be a bug, and it is refused rather than written.
+    document = json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n"
     return [
         atomic_write_text(out / REPORT_TXT, report_text(report)),
         atomic_write_text(out / REPORT_JSON, document),

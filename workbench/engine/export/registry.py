@@ -203,6 +203,7 @@ def comparison_runs(sources: Sources) -> list[Run]:
     """The best finished run of each loss among the sweep's runs (with a sweep) or the run's
     sibling runs, all on the run's split; empty if fewer than two losses are found."""
     from workbench.engine.runs import Run, is_run_dir
+    from workbench.errors import RunFileError
 
     if sources.sweep is not None:
         folder = Path(sources.sweep)
@@ -211,22 +212,25 @@ def comparison_runs(sources: Sources) -> list[Run]:
     else:
         return []
     fingerprint = None
-    if sources.run is not None:
-        fingerprint = sources.run.config_document().get("split_fingerprint")
-    candidates = [Run(p) for p in sorted(folder.iterdir()) if p.is_dir() and is_run_dir(p)]
+    try:
+        if sources.run is not None:
+            fingerprint = sources.run.config_document().get("split_fingerprint")
+        candidates = [Run(p) for p in sorted(folder.iterdir()) if p.is_dir() and is_run_dir(p)]
+    except (RunFileError, OSError):
+        return []  # the run's own damage is reported where the run itself is read
     best: dict[str, tuple[float, Run]] = {}
     for run in candidates:
-        status = run.status()
-        if status is None or status.state != "finished":
-            continue
-        try:
+        try:  # a damaged run is left out of the comparison; its neighbours still count
+            status = run.status()
+            if status is None or status.state != "finished":
+                continue
             document = run.config_document()
-        except (OSError, ValueError):
+            loss = run.config().train.loss
+            val = run.metrics("val")
+        except RunFileError:
             continue
         if fingerprint is not None and document.get("split_fingerprint") != fingerprint:
             continue
-        loss = str(document.get("train", {}).get("loss", "ce"))
-        val = run.metrics("val")
         score = max((row.accuracy for row in val), default=-1.0)
         if loss not in best or score > best[loss][0]:
             best[loss] = (score, run)
@@ -244,6 +248,7 @@ def _loss_applies(sources: Sources) -> str | None:
 def _loss_comparison(sources: Sources, out: Path) -> list[Path]:
     from workbench.engine.evaluate import evaluate, evaluation_data_config, load_model
     from workbench.engine.export.sweep import LossRun, write_loss_comparison
+    from workbench.errors import RunFileError
 
     runs = []
     own = sources.run.path if sources.run is not None else None
@@ -252,7 +257,10 @@ def _loss_comparison(sources: Sources, out: Path) -> list[Path]:
         if own is not None and path == own:
             accuracy = sources.evaluation().report.accuracy
         else:
-            loaded = load_model(path, device=sources.device)
+            try:
+                loaded = load_model(path, device=sources.device)
+            except RunFileError:
+                continue  # a damaged checkpoint leaves that run out, not the comparison
             config = evaluation_data_config(loaded)
             if sources.data_config is not None:
                 config = dataclasses.replace(
@@ -261,6 +269,8 @@ def _loss_comparison(sources: Sources, out: Path) -> list[Path]:
             evaluation = evaluate(loaded, sources.prepared(config), explained=0)
             accuracy = evaluation.report.accuracy
         runs.append(LossRun(run.config().train.loss, path.name, run.metrics("val"), accuracy))
+    if len({entry.loss for entry in runs}) < 2:
+        return []
     return write_loss_comparison(runs, out)
 
 
