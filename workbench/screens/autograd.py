@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.widgets import Input, Label, Static
 
 from workbench.engine.autograd import DEFAULT_EXPRESSION
+from workbench.engine.autograd.ops import FUNCTIONS
 from workbench.screens.base import WorkbenchScreen
 from workbench.widgets.autograd_view import (
     Step,
@@ -41,7 +42,7 @@ FIELDS = ("x", "z", "expr")
 class AutogradScreen(WorkbenchScreen):
     """Inputs on top; the traced graph on the left, the current step on the right."""
 
-    HELP = """
+    HELP = f"""
 Q1: the computation graph that PyTorch's autograd really built for the assignment's
 `a = x + 10%4 + z; b = a ** (4*x); c = (b + 3)*5; y = c.mean()`, traced from `y.grad_fn`
 down `next_functions`, and the chain rule worked by hand beside it.
@@ -56,7 +57,7 @@ gradients. **←** steps back; **home**/**end** jump to the first step and to th
 Edit `x`, `z` (1 to 8 numbers, as many in each) or the code and press Enter. The code is one
 expression or assignments separated by `;` (paste the assignment's code as is: `c.mean()`,
 `torch.exp(x)` and a final `y.backward()` are understood); numbers, x, z, the names assigned,
-`+ - * / ** %`, unary minus, mean sum exp log sin cos tanh sigmoid relu. Nodes carry your names.
+`+ - * / ** %`, unary minus, {' '.join(FUNCTIONS)}. Nodes carry your names.
 A bad input shows the engine's message under the field; the last good graph stays.
 Highlighted in the graph: the current node (yellow) and the nodes receiving gradient (green).
 """
