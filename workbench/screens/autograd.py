@@ -57,7 +57,7 @@ gradients. **←** steps back; **home**/**end** jump to the first step and to th
 Edit `x`, `z` (1 to 8 numbers, as many in each) or the code and press Enter. The code is one
 expression or assignments separated by `;` (paste the assignment's code as is: `c.mean()`,
 `torch.exp(x)` and a final `y.backward()` are understood); numbers, x, z, the names assigned,
-`+ - * / ** %`, unary minus, {' '.join(FUNCTIONS)}. Nodes carry your names.
+`+ - * / ** %`, unary minus, {" ".join(FUNCTIONS)}. Nodes carry your names.
 A bad input shows the engine's message under the field; the last good graph stays.
 Highlighted in the graph: the current node (yellow) and the nodes receiving gradient (green).
 """
