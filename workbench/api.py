@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import torch
     from matplotlib.figure import Figure
 
-    from workbench.engine.autograd_demo import AutogradTrace
+    from workbench.engine.autograd import AutogradTrace
     from workbench.engine.backprop_demo import BackpropReport
     from workbench.engine.data import PreparedData
     from workbench.engine.epoch_metrics import EpochMetrics
@@ -213,12 +213,13 @@ def autograd_trace(
 ) -> AutogradTrace:
     """Q1: the graph PyTorch's autograd builds for ``expression`` (default: the assignment's),
     stepped forward and backward by hand and compared with ``.grad``."""
-    from workbench.engine import autograd_demo
+    from workbench.engine.autograd import DEFAULT_EXPRESSION, DEFAULT_X, DEFAULT_Z
+    from workbench.engine.autograd.trace import trace_expression
 
-    return autograd_demo.trace_expression(
-        x if x is not None else autograd_demo.DEFAULT_X,
-        z if z is not None else autograd_demo.DEFAULT_Z,
-        expression if expression is not None else autograd_demo.DEFAULT_EXPRESSION,
+    return trace_expression(
+        x if x is not None else DEFAULT_X,
+        z if z is not None else DEFAULT_Z,
+        expression if expression is not None else DEFAULT_EXPRESSION,
     )
 
 

@@ -91,6 +91,16 @@ async def test_bad_expression_keeps_the_last_graph(make_app) -> None:  # type: i
         await pilot.pause()
         assert "same number" in _text(screen.query_one("#ag-error-z", Static))
         assert not screen.query_one("#ag-error-expr", Static).has_class("-shown")
+        # a bad x is marked under x, in the engine's words without a CLI flag
+        screen.query_one("#ag-z", Input).value = "1, 2, 3, 4"
+        screen.query_one("#ag-x", Input).value = "1, a, 2, 3"
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        x_error = _text(screen.query_one("#ag-error-x", Static))
+        assert "element 1 ('a') is not a number" in x_error and "--x" not in x_error
+        assert screen.query_one("#ag-x", Input).has_class("-invalid")
+        assert not screen.query_one("#ag-error-z", Static).has_class("-shown")
         assert screen.trace is good
         await pilot.press("escape", "right")
         assert screen.position == 1
@@ -110,6 +120,19 @@ async def test_other_expression_is_traced(make_app) -> None:  # type: ignore[no-
         assert screen.trace.issues  # log(0) at element 1 is explained, not a crash
         await pilot.press("end")
         assert "undefined" in _text(screen.query_one("#ag-panel", Static))
+
+
+async def test_a_program_is_traced_with_its_names(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(start_mode="autograd", preload=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _ready(app, pilot)
+        screen.query_one("#ag-expr", Input).value = "u = x * z; v = u + u; w = v * u; w.sum()"
+        await pilot.press("t", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.trace is not None
+        assert {"u", "v", "w", "y"} <= {node.name for node in screen.trace.nodes}
+        assert "w" in _text(screen.query_one("#ag-graph", Static))
 
 
 def test_snapshot_backward_step(make_app, snap_compare) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from workbench.engine.autograd_demo import trace_expression
+from workbench.engine.autograd.trace import trace_expression
 from workbench.engine.export import format_values
 from workbench.engine.export.autograd import (
     CHECK_TXT,

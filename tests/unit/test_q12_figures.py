@@ -19,7 +19,8 @@ from matplotlib.text import Annotation, Text
 from PIL import Image
 
 import workbench.engine.export.autograd as autograd_export
-from workbench.engine.autograd_demo import AutogradTrace, trace_expression
+from workbench.engine.autograd import AutogradTrace
+from workbench.engine.autograd.trace import trace_expression
 from workbench.engine.backprop_demo import backprop_report, float32_limits, vanishing_cases
 from workbench.engine.export import save_figure
 from workbench.engine.export.autograd import (

@@ -9,20 +9,26 @@ from typing import TYPE_CHECKING, Any
 from workbench.cli.common import HelpFormatter, emit_json, out_console
 
 if TYPE_CHECKING:
-    from workbench.engine.autograd_demo import AutogradTrace
+    from workbench.engine.autograd import AutogradTrace
 
 HELP = "Q1: trace autograd's graph, step through it by hand, compare with PyTorch"
 DESCRIPTION = """\
-Build y from x and z with PyTorch (by default the assignment's
-y = ((((x + 10%4 + z) ** (4*x)) + 3) * 5).mean()), trace the graph autograd really
-built from y.grad_fn, list the forward steps and the backward steps (local derivative as a
-formula and as numbers), and compare a float64 hand-style chain rule with PyTorch's grads.
+Build y from x and z with PyTorch (by default the assignment's own code,
+a = x + 10%4 + z; b = a ** (4*x); c = (b + 3)*5, with y = c.mean()), trace the graph
+autograd really built from y.grad_fn, list the forward steps and the backward steps (local
+derivative as a formula and as numbers), and compare a float64 hand-style chain rule with
+PyTorch's grads.
 
-Expressions may use numbers, x, z, + - * / ** %, unary minus and
+--expr takes one expression or a short program: assignments separated by ';' or newlines,
+pasted as in the assignment (tensor methods such as c.mean(), an optional torch. prefix,
+a final y.backward()). Numbers, x, z, the names assigned, + - * / ** %, unary minus and
 mean sum exp log sin cos tanh sigmoid relu; a vector result is reduced with mean.
 Negative numbers need no '=' (--z -1,1,-1,0 works); an expression that starts
 with '-' does: --expr=-x*z.
 """
+
+FLAGS = {"x": "--x", "z": "--z", "expr": "--expr", "dtype": "--dtype"}
+"""The option that sets each field the engine may report a problem with."""
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -35,8 +41,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser.add_argument("--z", default="-1,1,-1,0", help="z, as many numbers as x")
     parser.add_argument(
         "--expr",
-        default="(((x + 10%4 + z) ** (4*x)) + 3) * 5",
-        help="the expression over x and z",
+        default=None,
+        help="the expression or program over x and z (default: the assignment's code)",
     )
     parser.add_argument(
         "--dtype", choices=("float32", "float64"), default="float32", help="PyTorch's dtype"
@@ -46,16 +52,18 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.engine.expr import InputError, parse_expression, parse_vector
+    from workbench.engine.autograd import DEFAULT_EXPRESSION, InputError, check_inputs
+    from workbench.errors import UsageError
 
-    # Bad input fails here, before torch is imported.
-    if len(parse_vector(args.x, "x")) != len(parse_vector(args.z, "z")):
-        raise InputError("x and z need the same number of elements")
-    parse_expression(args.expr)
-    # torch costs 1-2 s to import: only when the command runs.
-    from workbench.engine.autograd_demo import trace_expression
+    expression = DEFAULT_EXPRESSION if args.expr is None else args.expr
+    try:
+        # Bad input fails here, before torch is imported (1-2 s).
+        check_inputs(args.x, args.z, expression, args.dtype)
+        from workbench.engine.autograd.trace import trace_expression
 
-    trace = trace_expression(args.x, args.z, args.expr, args.dtype)
+        trace = trace_expression(args.x, args.z, expression, args.dtype)
+    except InputError as error:
+        raise UsageError(f"{FLAGS.get(error.field, error.field)}: {error.message}") from None
     if args.json:
         emit_json(trace.to_dict())
     else:
@@ -70,19 +78,19 @@ def _vec(values: tuple[float, ...] | None, digits: int = 4) -> str:
 
 
 def render(trace: AutogradTrace) -> None:
-    """The rich display: graph tree, forward and backward tables, comparison, notes."""
+    """The rich display: graph tree, forward and backward tables, then the comparison with
+    its notes and issues as the Autograd screen shows it."""
     from rich.table import Table
     from rich.text import Text
     from rich.tree import Tree
 
-    from workbench.engine.autograd_demo import grad_label
+    from workbench.engine.autograd import grad_label, heading
+    from workbench.widgets.autograd_view import comparison_panel
 
     console = out_console
-    y_text = f"mean({trace.expression})" if trace.reduced else trace.expression
     console.print(
         Text.assemble(
-            ("y = ", "bold"),
-            (y_text, "bold cyan"),
+            (heading(trace), "bold cyan"),
             f"   x = {_vec(trace.x, 6)}",
             f"   z = {_vec(trace.z, 6)}   ({trace.dtype})",
         )
@@ -144,35 +152,5 @@ def render(trace: AutogradTrace) -> None:
             )
     console.print(backward)
 
-    check = trace.check
-    table = Table(title="Hand-style (float64) against PyTorch", title_justify="left")
-    for column in ("gradient", "hand", "PyTorch", "max rel diff", "status"):
-        table.add_column(column)
-    for row in check.rows:
-        finite = [d for d in row.rel_diff if d == d]
-        status = "ok" if all(s == "ok" for s in row.status) else ", ".join(row.status)
-        table.add_row(
-            Text(grad_label(row.name)),
-            _vec(row.hand, 8),
-            _vec(row.torch, 8),
-            f"{max(finite, default=0.0):.2e}",
-            Text(status, style="green" if status == "ok" else "yellow"),
-        )
-    console.print(table)
-    verdict = "[green]agree[/]" if check.ok else "[red]DIFFER[/]"
-    console.print(
-        f"largest relative difference {check.max_rel_diff:.3e} "
-        f"(rtol {check.rtol:g}, atol {check.atol:g}): {verdict}"
-    )
-    console.print(Text(check.note, style="dim"))
-    from workbench.engine.export.autograd import zero_exponent_notes
-
-    notes = [*trace.notes, *zero_exponent_notes(trace)]
-    if notes:
-        console.print("\n[bold]Notes[/]")
-        for note in notes:
-            console.print(Text(f"• {note}"))
-    if trace.issues:
-        console.print("\n[bold yellow]Undefined or non-differentiable points[/]")
-        for issue in trace.issues:
-            console.print(Text(f"• [{issue.severity}] {issue.text}"))
+    console.print()
+    console.print(comparison_panel(trace))

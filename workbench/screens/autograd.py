@@ -1,10 +1,10 @@
 """The Autograd screen (Q1): step through the graph autograd built, forward then backward.
 
-The engine (:func:`workbench.engine.autograd_demo.trace_expression`) builds the expression with
+The engine (:func:`workbench.engine.autograd.trace.trace_expression`) builds the program with
 PyTorch, traces ``y.grad_fn`` and works the chain rule by hand; this screen only renders the
-trace (:mod:`workbench.widgets.autograd_view`). ``x``, ``z`` and the expression are edited in
-place: Enter re-traces in a thread worker; a bad input shows the engine's message under its
-field and the last good graph stays.
+trace (:mod:`workbench.widgets.autograd_view`). ``x``, ``z`` and the code are edited in place:
+Enter re-traces in a thread worker; a bad input shows the engine's message under the field the
+error names (``InputError.field``) and the last good graph stays.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Label, Static
 
+from workbench.engine.autograd import DEFAULT_EXPRESSION
+from workbench.engine.autograd.ops import FUNCTIONS
 from workbench.screens.base import WorkbenchScreen
 from workbench.widgets.autograd_view import (
     Step,
@@ -29,30 +31,21 @@ from workbench.widgets.autograd_view import (
 )
 
 if TYPE_CHECKING:
-    from workbench.engine.autograd_demo import AutogradTrace
+    from workbench.engine.autograd import AutogradTrace
 
 DEFAULT_X = "0.1, 0, 0.2, 1"
 DEFAULT_Z = "-1, 1, -1, 0"
-DEFAULT_EXPR = "(((x + 10%4 + z) ** (4*x)) + 3) * 5"
+DEFAULT_EXPR = DEFAULT_EXPRESSION
 FIELDS = ("x", "z", "expr")
-
-
-def field_of(message: str) -> str:
-    """Which field an engine message is about (``--x: …`` → x; an expression error → expr)."""
-    if message.startswith("--x"):
-        return "x"
-    if message.startswith("--z") or message.startswith("x has"):
-        return "z"
-    return "expr"
 
 
 class AutogradScreen(WorkbenchScreen):
     """Inputs on top; the traced graph on the left, the current step on the right."""
 
-    HELP = """
-Q1: the computation graph that PyTorch's autograd really built for
-`y = mean((((x + 10%4 + z) ** (4*x)) + 3) * 5)`, traced from `y.grad_fn` down
-`next_functions`, and the chain rule worked by hand beside it.
+    HELP = f"""
+Q1: the computation graph that PyTorch's autograd really built for the assignment's
+`a = x + 10%4 + z; b = a ** (4*x); c = (b + 3)*5; y = c.mean()`, traced from `y.grad_fn`
+down `next_functions`, and the chain rule worked by hand beside it.
 
 **→** steps forward through the forward pass (each node's equation and value for every
 element), then through the backward pass (upstream gradient ∂y/∂node, each local derivative as
@@ -61,8 +54,10 @@ paths, through the base and the exponent of the power, add up). The last step co
 hand-style float64 gradients with PyTorch's `x.grad`, `z.grad` and the retained intermediate
 gradients. **←** steps back; **home**/**end** jump to the first step and to the comparison.
 
-Edit `x`, `z` (1 to 8 numbers, as many in each) or the expression (numbers, x, z,
-`+ - * / ** %`, unary minus, mean sum exp log sin cos tanh sigmoid relu) and press Enter.
+Edit `x`, `z` (1 to 8 numbers, as many in each) or the code and press Enter. The code is one
+expression or assignments separated by `;` (paste the assignment's code as is: `c.mean()`,
+`torch.exp(x)` and a final `y.backward()` are understood); numbers, x, z, the names assigned,
+`+ - * / ** %`, unary minus, {" ".join(FUNCTIONS)}. Nodes carry your names.
 A bad input shows the engine's message under the field; the last good graph stays.
 Highlighted in the graph: the current node (yellow) and the nodes receiving gradient (green).
 """
@@ -130,7 +125,7 @@ Highlighted in the graph: the current node (yellow) and the nodes receiving grad
             for name, label, value in (
                 ("x", "x", DEFAULT_X),
                 ("z", "z", DEFAULT_Z),
-                ("expr", "c =", DEFAULT_EXPR),
+                ("expr", "code", DEFAULT_EXPR),
             ):
                 with Vertical(classes="ag-field", id=f"ag-field-{name}"):
                     with Horizontal(classes="ag-row"):
@@ -156,20 +151,15 @@ Highlighted in the graph: the current node (yellow) and the nodes receiving grad
 
     @work(thread=True, exclusive=True, group="autograd", exit_on_error=False, name="tracing")
     def run_trace(self, request: int, x: str, z: str, expression: str, dtype: str) -> None:
-        from workbench.engine.expr import parse_expression
-        from workbench.errors import UsageError
+        from workbench.engine.autograd import InputError, check_inputs
 
         try:
-            parse_expression(expression)  # a bad expression fails before torch is imported
-        except UsageError as error:
-            self.post_message(self.TraceFailed(request, "expr", str(error)))
-            return
-        from workbench.engine.autograd_demo import trace_expression  # torch: 1-2 s once
+            check_inputs(x, z, expression, dtype)  # bad input fails before torch is imported
+            from workbench.engine.autograd.trace import trace_expression  # torch: 1-2 s once
 
-        try:
             trace = trace_expression(x, z, expression, dtype)
-        except UsageError as error:
-            self.post_message(self.TraceFailed(request, field_of(str(error)), str(error)))
+        except InputError as error:
+            self.post_message(self.TraceFailed(request, error.field, error.message))
             return
         self.post_message(self.TraceReady(request, trace))
 
@@ -192,12 +182,10 @@ Highlighted in the graph: the current node (yellow) and the nodes receiving grad
     def on_autograd_screen_trace_failed(self, message: TraceFailed) -> None:
         if message.request != self.request:
             return
-        text = message.message
-        for prefix in ("--x: ", "--z: "):
-            text = text.removeprefix(prefix)
+        field = message.field if message.field in FIELDS else "expr"
         for name in FIELDS:
-            self._show_error(name, text if name == message.field else "")
-        self.query_one(f"#ag-{message.field}", Input).focus()
+            self._show_error(name, message.message if name == field else "")
+        self.query_one(f"#ag-{field}", Input).focus()
         if self.trace is not None:
             self.query_one("#ag-title", Static).update(
                 step_title(self.trace, self.steps, self.position)

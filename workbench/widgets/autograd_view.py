@@ -1,9 +1,9 @@
 """Rich renderables of a Q1 autograd trace: the graph as a tree, one step, the comparison.
 
-Pure presentation of :class:`workbench.engine.autograd_demo.AutogradTrace`: every number shown
+Pure presentation of :class:`workbench.engine.autograd.AutogradTrace`: every number shown
 comes from the trace (forward values, upstream and local gradients, accumulated sums, the
-hand-style vs PyTorch rows); nothing is computed here. The Autograd screen uses these; they are
-plain rich objects, so a console can print them too.
+hand-style vs PyTorch rows); nothing is computed here. They are plain rich objects without
+Textual: the Autograd screen shows them and ``workbench autograd`` prints the same comparison.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from workbench.engine.autograd_demo import (
+    from workbench.engine.autograd import (
         AutogradTrace,
         BackwardStep,
         ForwardStep,
@@ -238,7 +238,7 @@ def _previous(
 
 def backward_panel(trace: AutogradTrace, step: BackwardStep) -> RenderableType:
     """Upstream gradient, each local derivative (formula, numbers), contribution, running sum."""
-    from workbench.engine.autograd_demo import grad_label
+    from workbench.engine.autograd import grad_label
 
     parts: list[RenderableType] = [
         Text.assemble(
@@ -299,8 +299,10 @@ def _via(trace: AutogradTrace, local: LocalDerivative) -> str:
 
 
 def comparison_panel(trace: AutogradTrace) -> RenderableType:
-    """The hand-style (float64) gradients against PyTorch's, the verdict, notes and issues."""
-    from workbench.engine.autograd_demo import grad_label
+    """The hand-style (float64) gradients against PyTorch's, the verdict, notes and issues:
+    the one rendering of the comparison, for the screen and the CLI alike."""
+    from workbench.engine.autograd import grad_label, largest_finite
+    from workbench.engine.export.autograd import zero_exponent_notes
 
     check = trace.check
     parts: list[RenderableType] = []
@@ -350,12 +352,11 @@ def comparison_panel(trace: AutogradTrace) -> RenderableType:
     for row in check.rows:
         if row.node in ("x", "z"):
             continue
-        finite = [d for d in row.rel_diff if d == d]
         status = "ok" if all(s == "ok" for s in row.status) else ", ".join(sorted(set(row.status)))
         others.add_row(
             grad_label(row.name),
             vec(row.torch, 4),
-            f"{max(finite, default=0.0):.1e}",
+            f"{largest_finite(row.rel_diff):.1e}",
             Text(status, style="green" if status == "ok" else "yellow"),
         )
     verdict = Text.assemble(
@@ -364,7 +365,7 @@ def comparison_panel(trace: AutogradTrace) -> RenderableType:
         ("agree", "bold green") if check.ok else ("DIFFER", "bold red"),
     )
     parts += [verdict, Text(check.note, style="dim"), others]
-    for note in trace.notes:
+    for note in [*trace.notes, *zero_exponent_notes(trace)]:
         parts.append(Text(f"• {note}"))
     for issue in trace.issues:
         parts.append(Text(f"⚠ [{issue.severity}] {issue.text}", style="yellow"))

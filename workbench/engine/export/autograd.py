@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench.engine.atomic import atomic_write_text
-from workbench.engine.autograd_demo import AutogradTrace, GraphEdge, GraphNode, grad_label
+from workbench.engine.autograd import (
+    AutogradTrace,
+    GraphEdge,
+    GraphNode,
+    grad_label,
+    heading,
+    largest_finite,
+)
 from workbench.engine.export import format_values, new_figure, save_figure
 
 if TYPE_CHECKING:
@@ -426,9 +433,9 @@ def autograd_graph_figure(trace: AutogradTrace) -> Figure:
     from matplotlib.path import Path as MplPath
 
     layout = autograd_graph_layout(trace)
-    y_text = f"mean({trace.expression})" if trace.reduced else trace.expression
+    inputs = f"x = {format_values(trace.x, 4)}     z = {format_values(trace.z, 4)}"
     title = (
-        f"y = {y_text}     x = {format_values(trace.x, 4)}     z = {format_values(trace.z, 4)}\n"
+        f"{heading(trace)}     {inputs}\n"
         f"{trace.dtype}; grad = ∂y/∂node from autograd; dashed: constants autograd never sees"
     )
     title_width = max(_text_size(line, _HEAD_FONT)[0] for line in title.split("\n"))
@@ -607,11 +614,10 @@ def zero_exponent_notes(trace: AutogradTrace) -> tuple[str, ...]:
 
 def autograd_steps_markdown(trace: AutogradTrace) -> str:
     """Every forward and backward step as Markdown tables, ready for a write-up."""
-    y_text = f"mean({trace.expression})" if trace.reduced else trace.expression
     lines = [
         "# Q1: autograd, step by step",
         "",
-        f"`y = {y_text}` with `x = {format_values(trace.x, 6)}`, "
+        f"`{heading(trace)}` with `x = {format_values(trace.x, 6)}`, "
         f"`z = {format_values(trace.z, 6)}` ({trace.dtype}, requires_grad).",
         "",
     ]
@@ -665,10 +671,9 @@ def autograd_check_markdown(trace: AutogradTrace) -> str:
         "|---|---|---|---|---|",
     ]
     for row in check.rows:
-        finite = [d for d in row.rel_diff if d == d]
         lines.append(
             f"| {_md(grad_label(row.name))} | {format_values(row.hand, 8)} | "
-            f"{format_values(row.torch, 8)} | {max(finite, default=0.0):.2e} | "
+            f"{format_values(row.torch, 8)} | {largest_finite(row.rel_diff):.2e} | "
             f"{_status(row.status)} |"
         )
     lines += ["", f"Largest relative difference: {check.max_rel_diff:.3e}. {check.note}"]
@@ -686,9 +691,8 @@ def _status(statuses: tuple[str, ...]) -> str:
 def autograd_check_text(trace: AutogradTrace) -> str:
     """The plain-text check: x.grad and z.grad by hand and by autograd, and the verdict."""
     check = trace.check
-    y_text = f"mean({trace.expression})" if trace.reduced else trace.expression
     lines = [
-        f"y = {y_text}",
+        heading(trace),
         f"x = {format_values(trace.x, 8)}",
         f"z = {format_values(trace.z, 8)}",
         f"dtype = {trace.dtype}",

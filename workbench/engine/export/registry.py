@@ -120,7 +120,7 @@ class Sources:
 
 
 def _autograd(_sources: Sources, out: Path) -> list[Path]:
-    from workbench.engine.autograd_demo import trace_expression
+    from workbench.engine.autograd.trace import trace_expression
     from workbench.engine.export.autograd import write_autograd_artefacts
 
     return write_autograd_artefacts(trace_expression(), out)
