@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.engine.atomic import atomic_write_text
 from workbench.engine.progress import ProgressFn, report
+from workbench.errors import UsageError
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -622,7 +623,7 @@ def sweep_for_run(run: Run) -> Path | None:
             continue
         try:
             base = load_plan(folder).base.data
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, UsageError):
             continue  # a damaged sweep.json is not this notebook's problem
         if (base.data, base.seed) == (config.data, config.seed):
             candidates.append(folder)
