@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.engine.runs import Run, list_runs, open_run
+from workbench.engine.runs import Run, open_run
 
 if TYPE_CHECKING:
     import torch
@@ -77,14 +77,10 @@ __all__ = [
 def newest_run(data: str | None = None, root: str | Path = "runs") -> Run | None:
     """The newest finished run under ``root`` with a best checkpoint, trained on ``data``
     (a folder or zip path; None: any data), or None."""
-    wanted = str(Path(data).expanduser().resolve()) if data is not None else None
-    for run in list_runs(root):
-        status = run.status()
-        if status is None or status.state != "finished" or not run.checkpoint_path().is_file():
-            continue
-        if wanted is None or run.config().data.data == wanted:
-            return run
-    return None
+    from workbench.engine.run_query import ANY_DATA, newest_finished_run
+
+    wanted = str(Path(data).expanduser().resolve()) if data is not None else ANY_DATA
+    return newest_finished_run(root, wanted)
 
 
 def load_data(

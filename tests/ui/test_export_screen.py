@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from textual.widgets import Input, SelectionList
@@ -74,7 +75,16 @@ async def test_newest_finished_run_is_preselected(make_app, runs_root: Path) -> 
     write_run(run_dir, epochs_done=2, epochs=2)
     (run_dir / "checkpoints").mkdir(exist_ok=True)
     (run_dir / "checkpoints" / "best.pt").write_bytes(b"")  # only its presence is read here
-    app = make_app(start_mode="export", preload=False)
+    # the run `workbench --export` would pick: the newest finished one for the session's data
+    # (write_run's runs are on the demo set; a newer run on other data is not picked)
+    other = runs_root / "other-data"
+    write_run(other, epochs_done=2, epochs=2)
+    document = json.loads((other / "config.json").read_text())
+    document["data"]["data"] = "/somewhere/else"
+    (other / "config.json").write_text(json.dumps(document))
+    (other / "checkpoints").mkdir(exist_ok=True)
+    (other / "checkpoints" / "best.pt").write_bytes(b"")
+    app = make_app(start_mode="export", preload=False, data=None)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _ready(app, pilot)
         screen.action_reload()

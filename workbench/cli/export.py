@@ -48,22 +48,14 @@ def data_path(data: str | None) -> str | None:
 
 
 def finished_run_for(data: str | None, root: Path = RUNS_ROOT) -> Run | None:
-    """The newest finished run under ``root`` trained on ``data`` (None: the demo set)."""
-    from workbench.engine.runs import list_runs
+    """The newest finished run under ``root`` trained on ``data`` (None: the demo set), whose
+    files the export reads are sound; a damaged newer one is passed over with a line."""
+    from workbench.engine.run_query import newest_finished_run
 
-    for run in list_runs(root):
-        try:
-            status = run.status()
-            if status is None or status.state != "finished":
-                continue
-            if not run.checkpoint_path("best").is_file():
-                continue
-            if run.config().data.data == data:
-                check_run(run)
-                return run
-        except RunFileError as error:  # that run's problem: the newest good one is used
-            err_console.print(f"[dim]passed over: {error}[/]", highlight=False, soft_wrap=True)
-    return None
+    def skipped(error: RunFileError) -> None:
+        err_console.print(f"[dim]passed over: {error}[/]", highlight=False, soft_wrap=True)
+
+    return newest_finished_run(root, data, check=check_run, on_skip=skipped)
 
 
 def check_run(run: Run) -> None:

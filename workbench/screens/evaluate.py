@@ -40,17 +40,11 @@ TABS = {"m": "ev-tab-metrics", "f": "ev-tab-first", "p": "ev-tab-random", "w": "
 
 
 def runs_with_checkpoints(root: Path) -> list[tuple[str, str]]:
-    """(label, path) of every run under ``root`` that has a checkpoint, newest first."""
-    from workbench.engine.runs import list_runs
+    """(``name (state)``, path) of every run under ``root`` and its sweep folders that has a
+    checkpoint, newest first (the engine's one run query)."""
+    from workbench.engine.run_query import find_runs
 
-    options = []
-    for run in list_runs(root):
-        if not (run.checkpoint_path("best").is_file() or run.checkpoint_path("last").is_file()):
-            continue
-        status = run.status()
-        state = status.effective_state if status is not None else "?"
-        options.append((f"{run.id} ({state})", str(run.path)))
-    return options
+    return [(entry.label, str(entry.run.path)) for entry in find_runs(root, checkpoint="any")]
 
 
 class EvaluateScreen(WorkbenchScreen):

@@ -97,6 +97,8 @@ every file written, with its path.
     @dataclass
     class RunsListed(Message):
         options: list[tuple[str, str]]
+        newest_finished: str | None
+        """The run ``workbench --export`` would pick for the session's data."""
 
     @dataclass
     class ChoicesReady(Message):
@@ -176,9 +178,15 @@ every file written, with its path.
 
     @work(thread=True, exclusive=True, group="export-runs", exit_on_error=False, name="runs")
     def list_runs(self, root: Path) -> None:
+        from workbench.engine.run_query import newest_finished_run
         from workbench.screens.evaluate import runs_with_checkpoints
 
-        self.post_message(self.RunsListed(runs_with_checkpoints(root)))
+        data = self.wb.data_path
+        wanted = str(Path(data).expanduser().resolve()) if data else None
+        newest = newest_finished_run(root, wanted)
+        self.post_message(
+            self.RunsListed(runs_with_checkpoints(root), str(newest.path) if newest else None)
+        )
 
     def on_export_screen_runs_listed(self, message: RunsListed) -> None:
         select = self.query_one("#ex-run", Select)
@@ -187,11 +195,9 @@ every file written, with its path.
         with select.prevent(Select.Changed):
             select.set_options(options)
             select.value = current if current in {v for _, v in options} else NO_RUN
-        if not self.run_chosen:
-            # like `workbench --export` without --run: the newest finished run
-            finished = [value for label, value in message.options if label.endswith("(finished)")]
-            if finished:
-                select.value = finished[0]  # posts Changed: the list and folder follow
+        if not self.run_chosen and message.newest_finished is not None:
+            # the run `workbench --export` picks: the newest finished one for the data
+            select.value = message.newest_finished  # posts Changed: the list and folder follow
 
     def action_pick_run(self) -> None:
         self.run_chosen = True  # the user picks: no more automatic choice

@@ -63,13 +63,10 @@ class RunRow:
 def read_run_rows(root: Path) -> list[RunRow]:
     """Every run under ``root``, newest first (the engine's run reader, which needs no torch:
     the table fills at start-up, before the engine has loaded)."""
-    from workbench.engine.runs import list_runs
-    from workbench.engine.sweep import is_sweep_dir
+    from workbench.engine.run_query import find_runs
 
-    found = [(run.id, run) for run in list_runs(root)]
-    if root.is_dir():  # a sweep's runs sit in its folder: runs/sweep-<id>/<run>/
-        for folder in sorted(p for p in root.iterdir() if p.is_dir() and is_sweep_dir(p)):
-            found += [(f"{folder.name}/{run.id}", run) for run in list_runs(folder)]
+    # a sweep's runs sit in its folder (runs/sweep-<id>/<run>/) and are listed with it
+    found = [(entry.name, entry.run) for entry in find_runs(root)]
     rows = []
     for name, run in found:
         try:

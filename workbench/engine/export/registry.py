@@ -202,7 +202,7 @@ def _report(sources: Sources, out: Path) -> list[Path]:
 def comparison_runs(sources: Sources) -> list[Run]:
     """The best finished run of each loss among the sweep's runs (with a sweep) or the run's
     sibling runs, all on the run's split; empty if fewer than two losses are found."""
-    from workbench.engine.runs import Run, is_run_dir
+    from workbench.engine.run_query import find_runs
     from workbench.errors import RunFileError
 
     if sources.sweep is not None:
@@ -211,29 +211,21 @@ def comparison_runs(sources: Sources) -> list[Run]:
         folder = sources.run.path.parent
     else:
         return []
-    fingerprint = None
     try:
-        if sources.run is not None:
-            fingerprint = sources.run.config_document().get("split_fingerprint")
-        candidates = [Run(p) for p in sorted(folder.iterdir()) if p.is_dir() and is_run_dir(p)]
-    except (RunFileError, OSError):
+        fingerprint = (
+            sources.run.config_document().get("split_fingerprint") if sources.run else None
+        )
+    except RunFileError:
         return []  # the run's own damage is reported where the run itself is read
     best: dict[str, tuple[float, Run]] = {}
-    for run in candidates:
+    for entry in find_runs(folder, sweeps=False, states=("finished",), fingerprint=fingerprint):
         try:  # a damaged run is left out of the comparison; its neighbours still count
-            status = run.status()
-            if status is None or status.state != "finished":
-                continue
-            document = run.config_document()
-            loss = run.config().train.loss
-            val = run.metrics("val")
+            loss = entry.run.config().train.loss
+            score = max((row.accuracy for row in entry.run.metrics("val")), default=-1.0)
         except RunFileError:
             continue
-        if fingerprint is not None and document.get("split_fingerprint") != fingerprint:
-            continue
-        score = max((row.accuracy for row in val), default=-1.0)
         if loss not in best or score > best[loss][0]:
-            best[loss] = (score, run)
+            best[loss] = (score, entry.run)
     if len(best) < 2:
         return []
     return [best[loss][1] for loss in sorted(best)]
