@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -21,15 +20,25 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.config import RunConfig
+from workbench.engine.events import (
+    CheckpointSaved,
+    EpochEnd,
+    Event,
+    Progress,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    RunStopped,
+)
 from workbench.engine.process import pid_alive
 from workbench.errors import RunFileError
 
-EVENTS = "events.jsonl"
-STATUS = "status.json"
-CONFIG = "config.json"
+if TYPE_CHECKING:
+    from workbench.engine.runs import RunStatus
+
 STALE_HEARTBEAT_S = 120.0
 """A running run whose process is gone, or silent this long, is shown as lost."""
 
@@ -126,15 +135,6 @@ def stop_training(pid: int) -> bool:
     return True
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    """A JSON object from a file written atomically; {} when absent or unreadable."""
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return raw if isinstance(raw, dict) else {}
-
-
 def launch_log_tail(run_dir: Path, lines: int = 8) -> str:
     """The last lines of the launched process's output (for a run that died early)."""
     try:
@@ -208,10 +208,15 @@ class RunTail:
         self._offset = 0
         self._lost = False
         self.events_seen = 0
-        status = read_json(self.run_dir / STATUS)  # so that Stop works before the first poll
-        self.state.pid = pid or int(status.get("pid") or 0)
-        if status.get("state") in ("running", "finished", "stopped", "failed"):
-            self.state.state = str(status["state"])
+        from workbench.engine.runs import Run
+
+        try:  # read now, so that Stop works before the first poll
+            status = Run(self.run_dir).status()
+        except RunFileError:
+            status = None  # the first poll says what is wrong with it
+        self.state.pid = pid or (status.pid if status is not None else 0)
+        if status is not None and status.state in ("running", "finished", "stopped", "failed"):
+            self.state.state = status.state
 
     def poll(self) -> list[str]:
         """Read what was appended since the last poll; update :attr:`state`."""
@@ -235,11 +240,10 @@ class RunTail:
         self._apply_status(status)
         return self.state.log[before:]
 
-    def _apply(self, event: Any) -> None:
+    def _apply(self, event: Event) -> None:
         s = self.state
-        kind = event.kind
         stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
-        if kind == "run_started":
+        if isinstance(event, RunStarted):
             s.run_id, s.device, s.classes = event.run_id, event.device, tuple(event.classes)
             s.epochs, s.params, s.config = event.epochs, event.params, dict(event.config)
             s.pid = event.pid or s.pid
@@ -251,7 +255,7 @@ class RunTail:
                 del series[keep:]
             verb = "resumed after epoch" if event.resumed else "started, epochs done:"
             s.log.append(f"{stamp} {verb} {event.start_epoch} on {event.device}")
-        elif kind == "progress":
+        elif isinstance(event, Progress):
             s.state = "running"
             s.epoch, s.epochs, s.phase = event.epoch, event.epochs, event.phase
             s.batch, s.batches = event.batch, event.batches
@@ -262,7 +266,7 @@ class RunTail:
                 s.images_per_second = event.images_per_second
                 x = event.epoch - 1 + event.batch / max(event.batches, 1)
                 s.batch_loss.append((x, event.loss))
-        elif kind == "epoch_end":
+        elif isinstance(event, EpochEnd):
             if event.epoch in s.epoch_numbers:  # a resumed run repeats nothing, but be safe
                 return
             s.epoch, s.epochs = event.epoch, event.epochs
@@ -278,28 +282,28 @@ class RunTail:
                 f"acc {event.val.accuracy:.3f}  {event.seconds:.1f}s"
                 + ("  ★ best" if event.improved else "")
             )
-        elif kind == "checkpoint":
+        elif isinstance(event, CheckpointSaved):
             s.log.append(f"{stamp} checkpoint {event.name}.pt (epoch {event.epoch})")
-        elif kind == "run_finished":
+        elif isinstance(event, RunFinished):
             s.state = "finished"
             s.log.append(
                 f"{stamp} finished ({event.reason}): best val acc {event.best_val_accuracy:.3f}"
                 f" at epoch {event.best_epoch}, {event.seconds:.0f}s"
             )
-        elif kind == "run_stopped":
+        elif isinstance(event, RunStopped):
             s.state = "stopped"
             part = f" and {event.batch} batches of the next" if event.batch else ""
             s.message = (
                 f"stopped ({event.reason}) after {event.epochs_done} epochs{part}; r resumes"
             )
             s.log.append(f"{stamp} {s.message}")
-        elif kind == "run_failed":
+        elif isinstance(event, RunFailed):
             s.state = "failed"
             where = f" (epoch {event.epoch}, batch {event.batch})" if event.epoch else ""
             s.message = f"failed{where}: {event.message}"
             s.log.append(f"{stamp} {s.message}")
 
-    def _apply_status(self, status: Any) -> None:
+    def _apply_status(self, status: RunStatus | None) -> None:
         s = self.state
         if status is not None:
             s.pid = status.pid or s.pid

@@ -33,7 +33,7 @@ from workbench.config import (
     RunConfig,
     TrainConfig,
 )
-from workbench.engine.runs import run_is_live
+from workbench.engine.runs import EVENTS, run_is_live
 from workbench.errors import ConfigError, UsageError
 from workbench.screens.base import WorkbenchScreen
 from workbench.widgets.plots import MetricPlot
@@ -499,6 +499,6 @@ def find_run_to_attach(runs_root: Path) -> Path | None:
         if run_is_live(run_dir):
             return run_dir
     for run_dir in candidates:
-        if (run_dir / tui_launch.EVENTS).exists():
+        if (run_dir / EVENTS).exists():
             return run_dir
     return None
