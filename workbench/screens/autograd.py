@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Static
 
 from workbench.engine.autograd import DEFAULT_EXPRESSION
 from workbench.engine.autograd.ops import FUNCTIONS
@@ -29,6 +29,7 @@ from workbench.widgets.autograd_view import (
     step_title,
     steps_of,
 )
+from workbench.widgets.field import LabelledInput
 
 if TYPE_CHECKING:
     from workbench.engine.autograd import AutogradTrace
@@ -88,15 +89,7 @@ Highlighted in the graph: the current node (yellow) and the nodes receiving grad
 
     DEFAULT_CSS = """
     AutogradScreen #ag-inputs { height: auto; padding: 0 1; }
-    AutogradScreen .ag-field { height: auto; width: 1fr; }
     AutogradScreen #ag-field-x, AutogradScreen #ag-field-z { width: 22; }
-    AutogradScreen .ag-row { height: 1; }
-    AutogradScreen .ag-row Label { width: auto; padding-right: 1; }
-    AutogradScreen .ag-row Input { border: none; height: 1; padding: 0 1; width: 1fr; }
-    AutogradScreen .ag-row Input:focus { background: $boost; border: none; }
-    AutogradScreen .ag-row Input.-invalid { border: none; background: $error 20%; }
-    AutogradScreen .ag-error { color: $error; height: auto; display: none; }
-    AutogradScreen .ag-error.-shown { display: block; }
     AutogradScreen #ag-title { height: 1; padding: 0 1; background: $boost; }
     AutogradScreen #ag-body { height: 1fr; }
     AutogradScreen #ag-graph-box {
@@ -127,11 +120,7 @@ Highlighted in the graph: the current node (yellow) and the nodes receiving grad
                 ("z", "z", DEFAULT_Z),
                 ("expr", "code", DEFAULT_EXPR),
             ):
-                with Vertical(classes="ag-field", id=f"ag-field-{name}"):
-                    with Horizontal(classes="ag-row"):
-                        yield Label(label)
-                        yield Input(value, id=f"ag-{name}", select_on_focus=False)
-                    yield Static("", classes="ag-error", id=f"ag-error-{name}")
+                yield LabelledInput("ag", name, label, value)
         yield Static("tracing…", id="ag-title")
         with Horizontal(id="ag-body"):
             with VerticalScroll(id="ag-graph-box"):
@@ -193,10 +182,7 @@ Highlighted in the graph: the current node (yellow) and the nodes receiving grad
             )
 
     def _show_error(self, name: str, text: str) -> None:
-        error = self.query_one(f"#ag-error-{name}", Static)
-        error.update(text)
-        error.set_class(bool(text), "-shown")
-        self.query_one(f"#ag-{name}", Input).set_class(bool(text), "-invalid")
+        self.query_one(f"#ag-field-{name}", LabelledInput).show_error(text)
 
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:

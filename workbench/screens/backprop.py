@@ -21,9 +21,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Input, Label, Static
+from textual.widgets import DataTable, Input, Static
 
 from workbench.screens.base import WorkbenchScreen
+from workbench.widgets.field import LabelledInput
 from workbench.widgets.slope_plot import DeltaMap, SlopePlot
 
 if TYPE_CHECKING:
@@ -122,14 +123,7 @@ float64 draws.
 
     DEFAULT_CSS = """
     BackpropScreen #bp-inputs { height: auto; padding: 0 1; }
-    BackpropScreen .bp-field { height: auto; width: 1fr; max-width: 30; }
-    BackpropScreen .bp-row { height: 1; }
-    BackpropScreen .bp-row Label { width: auto; padding-right: 1; }
-    BackpropScreen .bp-row Input { border: none; height: 1; padding: 0 1; width: 1fr; }
-    BackpropScreen .bp-row Input:focus { border: none; background: $boost; }
-    BackpropScreen .bp-row Input.-invalid { border: none; background: $error 20%; }
-    BackpropScreen .bp-error { color: $error; height: auto; display: none; }
-    BackpropScreen .bp-error.-shown { display: block; }
+    BackpropScreen LabelledInput { max-width: 30; }
     BackpropScreen #bp-update { height: auto; padding: 0 1; background: $boost; }
     BackpropScreen #bp-body { height: 1fr; }
     BackpropScreen #bp-left { width: 1fr; padding: 0 1; border-right: vkey $primary-background; }
@@ -155,11 +149,7 @@ float64 draws.
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="bp-inputs"):
             for name, label, value in FIELDS:
-                with Vertical(classes="bp-field"):
-                    with Horizontal(classes="bp-row"):
-                        yield Label(label)
-                        yield Input(value, id=f"bp-{name}", select_on_focus=False)
-                    yield Static("", classes="bp-error", id=f"bp-error-{name}")
+                yield LabelledInput("bp", name, label, value)
         yield Static("loading the engine…", id="bp-update")
         with Horizontal(id="bp-body"):
             with VerticalScroll(id="bp-left"):
@@ -235,11 +225,7 @@ float64 draws.
         numbers, errors = parse_fields(self.field_values())
         self.errors = errors
         for name, _, _ in FIELDS:
-            text = errors.get(name, "")
-            error = self.query_one(f"#bp-error-{name}", Static)
-            error.update(text)
-            error.set_class(bool(text), "-shown")
-            self.query_one(f"#bp-{name}", Input).set_class(bool(text), "-invalid")
+            self.query_one(f"#bp-field-{name}", LabelledInput).show_error(errors.get(name, ""))
         if self.report is None:
             return
         if errors:
