@@ -87,20 +87,6 @@ Highlighted in the graph: the current node (yellow) and the nodes receiving grad
             self.field = field
             self.message = message
 
-    DEFAULT_CSS = """
-    AutogradScreen #ag-inputs { height: auto; padding: 0 1; }
-    AutogradScreen #ag-field-x, AutogradScreen #ag-field-z { width: 22; }
-    AutogradScreen #ag-title { height: 1; padding: 0 1; background: $boost; }
-    AutogradScreen #ag-body { height: 1fr; }
-    AutogradScreen #ag-graph-box {
-        width: 45%; max-width: 90; border-right: vkey $primary-background;
-    }
-    AutogradScreen.-narrow #ag-graph-box { width: 40%; }
-    AutogradScreen #ag-graph { width: auto; padding: 0 1; }
-    AutogradScreen #ag-panel-box { width: 1fr; }
-    AutogradScreen #ag-panel { padding: 0 1; }
-    """
-
     def __init__(self) -> None:
         super().__init__(id="autograd")
         self.title = "Autograd"

@@ -121,24 +121,6 @@ float64 draws.
     class ReportReady(Message):
         report: BackpropReport
 
-    DEFAULT_CSS = """
-    BackpropScreen #bp-inputs { height: auto; padding: 0 1; }
-    BackpropScreen LabelledInput { max-width: 30; }
-    BackpropScreen #bp-update { height: auto; padding: 0 1; background: $boost; }
-    BackpropScreen #bp-body { height: 1fr; }
-    BackpropScreen #bp-left { width: 1fr; padding: 0 1; border-right: vkey $primary-background; }
-    BackpropScreen #bp-right { width: 1fr; }
-    BackpropScreen #bp-plot { height: 1fr; }
-    BackpropScreen #bp-map { display: none; }
-    BackpropScreen.-map #bp-map { display: block; }
-    BackpropScreen.-map #bp-plot { display: none; }
-    BackpropScreen #bp-cases { height: auto; max-height: 10; }
-    BackpropScreen #bp-case-note { height: auto; max-height: 6; padding: 0 1; }
-    BackpropScreen.-narrow #bp-left { width: 55%; }
-    BackpropScreen.-narrow #bp-cases { max-height: 9; }
-    BackpropScreen.-narrow #bp-case-note { max-height: 3; }
-    """
-
     def __init__(self) -> None:
         super().__init__(id="backprop")
         self.title = "Backprop"

@@ -97,36 +97,6 @@ model found evidence for each. **←/→** step through them.
         cam_true: np.ndarray
         cam_predicted: np.ndarray
 
-    DEFAULT_CSS = """
-    EvaluateScreen #ev-source { height: 1; padding: 0 1; }
-    EvaluateScreen #ev-source Label { width: auto; padding-right: 1; }
-    EvaluateScreen #ev-run { width: 1fr; max-width: 60; }
-    EvaluateScreen #ev-run > SelectCurrent { border: none; height: 1; padding: 0 1; }
-    EvaluateScreen #ev-path { width: 1fr; border: none; height: 1; padding: 0 1; }
-    EvaluateScreen #ev-path:focus { border: none; background: $boost; }
-    EvaluateScreen #ev-summary { height: auto; max-height: 3; padding: 0 1; background: $boost; }
-    EvaluateScreen #ev-tabs { height: 1fr; }
-    EvaluateScreen #ev-metrics-body { padding: 0 1; }
-    EvaluateScreen .ev-metrics-part { height: auto; width: auto; margin-right: 2; }
-    EvaluateScreen.-narrow #ev-metrics-row { layout: vertical; }
-    EvaluateScreen #ev-metrics-row { height: auto; }
-    EvaluateScreen .ev-label { height: 1; color: $accent; text-style: bold; padding: 0 1; }
-    EvaluateScreen .ev-row { height: auto; padding: 0 1; }
-    EvaluateScreen .ev-row Thumb > .thumb-image { width: 16; height: 8; }
-    EvaluateScreen .ev-row Thumb > .thumb-caption { width: 16; max-height: 2; }
-    EvaluateScreen.-narrow .ev-row Thumb > .thumb-image { width: 12; height: 6; }
-    EvaluateScreen.-narrow .ev-row Thumb > .thumb-caption { width: 12; }
-    EvaluateScreen.-narrow .ev-row ScoredThumb > .scored-image { width: 14; height: 7; }
-    EvaluateScreen.-narrow .ev-row ScoredThumb > .scored-caption { width: 14; }
-    EvaluateScreen.-narrow .ev-row ScoredThumb > .scored-bars { width: 14; }
-    EvaluateScreen #ev-wrong-images { height: auto; padding: 0 1; }
-    EvaluateScreen .ev-big > .scored-image { width: 32; height: 16; }
-    EvaluateScreen .ev-big > .scored-caption { width: 32; max-height: 2; }
-    EvaluateScreen.-narrow .ev-big > .scored-image { width: 24; height: 12; }
-    EvaluateScreen.-narrow .ev-big > .scored-caption { width: 24; }
-    EvaluateScreen #ev-wrong-detail { height: auto; padding: 0 1; }
-    """
-
     def __init__(self) -> None:
         super().__init__(id="evaluate")
         self.title = "Evaluate"

@@ -115,24 +115,6 @@ every file written, with its path.
     class Failed(Message):
         error: str
 
-    DEFAULT_CSS = """
-    ExportScreen #ex-top { height: auto; padding: 0 1; }
-    ExportScreen .ex-row { height: 1; }
-    ExportScreen .ex-row Label { width: 8; }
-    ExportScreen #ex-run { width: 1fr; max-width: 70; }
-    ExportScreen #ex-run > SelectCurrent { border: none; height: 1; padding: 0 1; }
-    ExportScreen #ex-out { width: 1fr; border: none; height: 1; padding: 0 1; }
-    ExportScreen #ex-out:focus { border: none; background: $boost; }
-    ExportScreen #ex-body { height: 1fr; }
-    ExportScreen #ex-list { width: 3fr; height: 1fr; }
-    ExportScreen #ex-files-box { width: 2fr; height: 1fr; border-left: vkey $primary-background; }
-    ExportScreen.-narrow #ex-body { layout: vertical; }
-    ExportScreen.-narrow #ex-list { width: 1fr; height: 2fr; }
-    ExportScreen.-narrow #ex-files-box { width: 1fr; height: 1fr; border-left: none; }
-    ExportScreen #ex-files { padding: 0 1; }
-    ExportScreen #ex-detail { padding: 0 1; margin-bottom: 1; }
-    """
-
     def __init__(self) -> None:
         super().__init__(id="export")
         self.title = "Export"
