@@ -22,11 +22,12 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, HorizontalScroll, VerticalScroll
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Input, Label, OptionList, Select, Static, TabbedContent, TabPane
+from textual.widgets import Input, Label, Select, Static, TabbedContent, TabPane
 
 from workbench.render.evaluation import confused_pairs, confusion_table, metrics_table
 from workbench.screens.base import WorkbenchScreen
 from workbench.widgets.evaluation_view import ScoredThumb, cam_overlay, probability_bars
+from workbench.widgets.run_picker import RunPicker
 from workbench.widgets.status import ProgressLine, ProgressUpdate, Throttle
 
 if TYPE_CHECKING:
@@ -37,14 +38,6 @@ if TYPE_CHECKING:
 FIRST_PER_CLASS = 10
 RANDOM_PER_CLASS = 6
 TABS = {"m": "ev-tab-metrics", "f": "ev-tab-first", "p": "ev-tab-random", "w": "ev-tab-wrong"}
-
-
-def runs_with_checkpoints(root: Path) -> list[tuple[str, str]]:
-    """(``name (state)``, path) of every run under ``root`` and its sweep folders that has a
-    checkpoint, newest first (the engine's one run query)."""
-    from workbench.engine.run_query import find_runs
-
-    return [(entry.label, str(entry.run.path)) for entry in find_runs(root, checkpoint="any")]
 
 
 class EvaluateScreen(WorkbenchScreen):
@@ -78,10 +71,6 @@ model found evidence for each. **←/→** step through them.
     ]
 
     @dataclass
-    class RunsListed(Message):
-        options: list[tuple[str, str]]
-
-    @dataclass
     class Evaluated(Message):
         source: str
         evaluation: Evaluation
@@ -110,7 +99,7 @@ model found evidence for each. **←/→** step through them.
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="ev-source"):
             yield Label("run")
-            yield Select[str]([], id="ev-run", prompt="pick a run (o)", allow_blank=True)
+            yield RunPicker(prompt="pick a run (o)", id="ev-run")
             yield Input(placeholder="or a checkpoint / run folder, Enter", id="ev-path")
         yield ProgressLine(id="ev-progress")
         yield Static("no evaluation yet: pick a run (o)", id="ev-summary")
@@ -140,32 +129,17 @@ model found evidence for each. **←/→** step through them.
     # ------------------------------------------------------------------ picking
 
     def action_reload(self) -> None:
-        self.list_runs(self.wb.runs_root)
+        self.query_one(RunPicker).reload(self.wb.runs_root)
 
-    @work(thread=True, exclusive=True, group="evaluate-runs", exit_on_error=False, name="runs")
-    def list_runs(self, root: Path) -> None:
-        self.post_message(self.RunsListed(runs_with_checkpoints(root)))
-
-    def on_evaluate_screen_runs_listed(self, message: RunsListed) -> None:
-        select = self.query_one("#ev-run", Select)
-        current = select.value
-        with select.prevent(Select.Changed):
-            select.set_options(message.options)
-            if current in {value for _, value in message.options}:
-                select.value = current
-        if not message.options and self.evaluation is None:
+    def on_run_picker_listed(self, message: RunPicker.Listed) -> None:
+        if not message.runs and self.evaluation is None:
             self.query_one("#ev-summary", Static).update(
                 f"no run with a checkpoint under {self.wb.runs_root}: train one on the Train "
                 "screen (2), or type a checkpoint path above"
             )
 
     def action_pick_run(self) -> None:
-        select = self.query_one("#ev-run", Select)
-        select.focus()
-        select.action_show_overlay()
-        overlay = select.query_one(OptionList)  # the Select's drop-down list
-        if select.is_blank() and overlay.option_count > 1:
-            overlay.highlighted = 1  # the newest run, not the blank prompt
+        self.query_one(RunPicker).open()
 
     @on(Select.Changed, "#ev-run")
     def run_picked(self, event: Select.Changed) -> None:

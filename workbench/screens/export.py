@@ -25,6 +25,7 @@ from textual.widgets import Input, Label, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from workbench.screens.base import WorkbenchScreen
+from workbench.widgets.run_picker import RunPicker
 from workbench.widgets.status import ProgressLine, ProgressUpdate, Throttle
 
 if TYPE_CHECKING:
@@ -95,12 +96,6 @@ every file written, with its path.
     AUTO_FOCUS = "#ex-list"
 
     @dataclass
-    class RunsListed(Message):
-        options: list[tuple[str, str]]
-        newest_finished: str | None
-        """The run ``workbench --export`` would pick for the session's data."""
-
-    @dataclass
     class ChoicesReady(Message):
         run_path: str | None
         choices: list[Choice]
@@ -128,11 +123,8 @@ every file written, with its path.
         with Vertical(id="ex-top"):
             with Horizontal(classes="ex-row"):
                 yield Label("run")
-                yield Select[str](
-                    [("no run: Q1, Q2 and data artefacts only", NO_RUN)],
-                    id="ex-run",
-                    value=NO_RUN,
-                    allow_blank=False,
+                yield RunPicker(
+                    fixed=[("no run: Q1, Q2 and data artefacts only", NO_RUN)], id="ex-run"
                 )
             with Horizontal(classes="ex-row"):
                 yield Label("folder")
@@ -155,37 +147,17 @@ every file written, with its path.
     # ------------------------------------------------------------------ sources
 
     def action_reload(self) -> None:
-        self.list_runs(self.wb.runs_root)
+        self.query_one(RunPicker).reload(self.wb.runs_root, self.wb.data_path)
         self.refresh_choices(self.run_path)
 
-    @work(thread=True, exclusive=True, group="export-runs", exit_on_error=False, name="runs")
-    def list_runs(self, root: Path) -> None:
-        from workbench.engine.run_query import newest_finished_run
-        from workbench.screens.evaluate import runs_with_checkpoints
-
-        data = self.wb.data_path
-        wanted = str(Path(data).expanduser().resolve()) if data else None
-        newest = newest_finished_run(root, wanted)
-        self.post_message(
-            self.RunsListed(runs_with_checkpoints(root), str(newest.path) if newest else None)
-        )
-
-    def on_export_screen_runs_listed(self, message: RunsListed) -> None:
-        select = self.query_one("#ex-run", Select)
-        options = [("no run: Q1, Q2 and data artefacts only", NO_RUN), *message.options]
-        current = select.value
-        with select.prevent(Select.Changed):
-            select.set_options(options)
-            select.value = current if current in {v for _, v in options} else NO_RUN
+    def on_run_picker_listed(self, message: RunPicker.Listed) -> None:
         if not self.run_chosen and message.newest_finished is not None:
             # the run `workbench --export` picks: the newest finished one for the data
-            select.value = message.newest_finished  # posts Changed: the list and folder follow
+            message.picker.value = message.newest_finished  # posts Changed: the rest follows
 
     def action_pick_run(self) -> None:
         self.run_chosen = True  # the user picks: no more automatic choice
-        select = self.query_one("#ex-run", Select)
-        select.focus()
-        select.action_show_overlay()
+        self.query_one(RunPicker).open()
 
     @on(Select.Changed, "#ex-run")
     def run_picked(self, event: Select.Changed) -> None:
