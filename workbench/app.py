@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -73,13 +74,12 @@ class WorkbenchApp(App[None]):
     class_names: var[tuple[str, ...]] = var(())
     """Class names of the scanned data set (empty until a scan finished)."""
 
+    @dataclass
     class EngineLoaded(Message):
         """The engine preload finished (``error`` is None on success)."""
 
-        def __init__(self, seconds: float, error: str | None) -> None:
-            super().__init__()
-            self.seconds = seconds
-            self.error = error
+        seconds: float
+        error: str | None
 
     def __init__(
         self,

@@ -9,6 +9,7 @@ error names (``InputError.field``) and the last good graph stays.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
@@ -74,18 +75,16 @@ Highlighted in the graph: the current node (yellow) and the nodes receiving grad
         Binding("r", "reset", "Reset"),
     ]
 
+    @dataclass
     class TraceReady(Message):
-        def __init__(self, request: int, trace: AutogradTrace) -> None:
-            super().__init__()
-            self.request = request
-            self.trace = trace
+        request: int
+        trace: AutogradTrace
 
+    @dataclass
     class TraceFailed(Message):
-        def __init__(self, request: int, field: str, message: str) -> None:
-            super().__init__()
-            self.request = request
-            self.field = field
-            self.message = message
+        request: int
+        field: str
+        message: str
 
     def __init__(self) -> None:
         super().__init__(id="autograd")

@@ -148,10 +148,9 @@ train one after the other in their own process and appear here as they go).
         Binding("w", "sweep", "Sweep"),
     ]
 
+    @dataclass
     class RowsLoaded(Message):
-        def __init__(self, rows: list[RunRow]) -> None:
-            super().__init__()
-            self.rows = rows
+        rows: list[RunRow]
 
     AUTO_FOCUS = "#runs-table"
 

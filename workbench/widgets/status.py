@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -20,14 +21,13 @@ from textual.widget import Widget
 from textual.widgets import Label, ProgressBar
 
 
+@dataclass
 class ProgressUpdate(Message):
     """``task``: ``done`` of ``total`` (total 0: unknown)."""
 
-    def __init__(self, task: str, done: int, total: int) -> None:
-        super().__init__()
-        self.task = task
-        self.done = done
-        self.total = total
+    task: str
+    done: int
+    total: int
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, ProgressUpdate)
