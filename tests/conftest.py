@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 from PIL import Image
+
+if TYPE_CHECKING:
+    from tests.support.tiny_run import TinyRun
 
 MakeFolder = Callable[..., Path]
 
@@ -61,3 +65,11 @@ def cache_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "cache"
     folder.mkdir()
     return folder
+
+
+@pytest.fixture
+def tiny() -> TinyRun:
+    """The session's tiny trained run (:func:`tests.support.tiny_run.tiny_run`, trained once)."""
+    from tests.support.tiny_run import tiny_run
+
+    return tiny_run()

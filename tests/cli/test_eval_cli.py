@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from test_evaluate_helpers import tiny_data, tiny_run
-
+from tests.support.cli import run_cli
+from tests.support.tiny_run import tiny_data, tiny_run
 from workbench.engine.evaluate import evaluate, load_model
-
-
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "workbench", *args],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=cwd,
-        env={**os.environ, "COLUMNS": "160", "PYTHONPATH": str(Path.cwd())},
-    )
 
 
 def test_eval_json_matches_the_engine_and_writes_the_report(tmp_path: Path) -> None:

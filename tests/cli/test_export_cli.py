@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from test_eval_cli import run_cli
-from test_evaluate_helpers import tiny_run, write_tinted_folder
-from test_export_q3 import png_ok
-
+from tests.support.cli import run_cli
+from tests.support.files import png_ok
+from tests.support.tiny_run import tiny_run, write_tinted_folder
 from workbench.engine.export.registry import ARTEFACTS
 from workbench.engine.runs import list_runs
 
@@ -74,8 +71,7 @@ def test_export_of_a_sweep_folder_uses_its_best_run(tmp_path: Path) -> None:
     """In process: --run SWEEP picks the sweep's best run and adds the sweep figures."""
     import argparse
 
-    from test_evaluate_helpers import tiny_run_config
-
+    from tests.support.tiny_run import tiny_run_config
     from workbench.cli.export import resolve_target
     from workbench.engine.export.registry import Sources, export_all
     from workbench.engine.sweep import parse_grid, plan_sweep, read_sweep, run_sweep

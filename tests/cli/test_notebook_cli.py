@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from test_eval_cli import run_cli
-from test_evaluate_helpers import tiny_data, tiny_run
-
+from tests.support.cli import run_cli
+from tests.support.tiny_run import tiny_data, tiny_run
 from workbench.engine.data import read_manifest
 from workbench.engine.evaluate import evaluate, load_model
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from test_eval_cli import run_cli
-from test_evaluate_helpers import tiny_run
-from test_export_q3 import png_ok
+from tests.support.cli import run_cli
+from tests.support.files import png_ok
+from tests.support.tiny_run import tiny_run
 
 
 @pytest.mark.slow

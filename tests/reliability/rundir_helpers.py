@@ -26,9 +26,7 @@ import pytest
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from test_evaluate_helpers import tiny_run, tiny_run_config
-
+from tests.support.tiny_run import tiny_run, tiny_run_config
 from workbench.engine.data import prepare_data
 from workbench.engine.events import EpochEnd, Event
 from workbench.engine.loop import StopFlag, fit

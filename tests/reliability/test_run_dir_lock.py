@@ -195,7 +195,7 @@ def test_a_resume_of_a_locked_run_is_refused_and_changes_nothing(
 
 
 def test_a_sweep_does_not_touch_a_run_another_process_trains(tmp_path: Path) -> None:
-    from tests.unit.test_evaluate_helpers import tiny_run_config
+    from tests.support.tiny_run import tiny_run_config
     from workbench.engine.sweep import parse_grid, plan_sweep, run_sweep
     from workbench.errors import RunBusyError
 

@@ -20,8 +20,8 @@ from tests.reliability.rundir_helpers import (
     snapshot,
     stopped_run,
 )
+from tests.support.tiny_run import tiny_run, tiny_run_config
 from tests.ui.helpers import settle
-from tests.unit.test_evaluate_helpers import tiny_run, tiny_run_config
 from workbench.engine.runs import CONFIG, Run
 
 pytestmark = pytest.mark.timeout(120)

@@ -3,15 +3,14 @@ misclassified ranking, Grad-CAM."""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
-from test_evaluate_helpers import tiny_data, tiny_run, write_tinted_folder
 
+from tests.support.tiny_run import damaged_checkpoint, tiny_data, tiny_run, write_tinted_folder
 from workbench.engine.data import prepare_data
 from workbench.engine.evaluate import (
     Evaluation,
@@ -26,18 +25,6 @@ from workbench.errors import UsageError
 
 def _evaluation() -> Evaluation:
     return evaluate(load_model(tiny_run().run_dir), tiny_data())
-
-
-def damaged_checkpoint(path: Path, seed: int = 1) -> Path:
-    """The tiny run's best.pt with a random head: a loose checkpoint that gets many wrong."""
-    state = torch.load(tiny_run().run_dir / "checkpoints" / "best.pt", weights_only=True)
-    state = copy.deepcopy(state)
-    generator = torch.Generator().manual_seed(seed)
-    state["model"]["head.weight"] = torch.randn(
-        state["model"]["head.weight"].shape, generator=generator
-    )
-    torch.save(state, path)
-    return path
 
 
 def test_predictions_are_the_checkpoint_models_own() -> None:

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from workbench.engine.epoch_metrics import EpochMetrics
+from tests.support.tiny_loop import METRICS
 from workbench.engine.events import (
     EVENT_TYPES,
     CheckpointSaved,
@@ -18,8 +18,6 @@ from workbench.engine.events import (
     event_from_dict,
     event_from_json,
 )
-
-METRICS = EpochMetrics(0.5, 0.75, 0.7, 0.72, 0.71, (0.6, 0.8), (0.7, 0.74), 40)
 
 EXAMPLES = [
     RunStarted(

@@ -3,17 +3,15 @@ and the data files beside them agree with independent computations."""
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-from test_evaluate import damaged_checkpoint
-from test_evaluate_helpers import tiny_data, tiny_run
 
+from tests.support.files import png_ok, read_csv
+from tests.support.tiny_run import damaged_checkpoint, tiny_data, tiny_run
 from workbench.engine.evaluate import Evaluation, evaluate, load_model
 from workbench.engine.export.data import (
     SPLIT_GRID_CSV,
@@ -35,20 +33,6 @@ from workbench.engine.export.evaluation import (
 )
 from workbench.engine.export.training import METRIC_NAMES, best_epoch, write_training_artefacts
 from workbench.engine.runs import open_run
-
-
-def png_ok(path: Path, min_width: int = 300, min_height: int = 200) -> tuple[int, int]:
-    with Image.open(path) as image:
-        image.verify()
-    with Image.open(path) as image:
-        assert image.format == "PNG"
-        assert min_width <= image.width <= 6000 and min_height <= image.height <= 8000
-        return image.size
-
-
-def read_csv(path: Path) -> list[list[str]]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.reader(handle))
 
 
 def no_temporaries(folder: Path) -> None:

@@ -7,9 +7,9 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from test_evaluate_helpers import tiny_run, tiny_run_config
-from test_export_q3 import png_ok, read_csv
 
+from tests.support.files import png_ok, read_csv
+from tests.support.tiny_run import tiny_run, tiny_run_config
 from workbench.engine.data import prepare_data
 from workbench.engine.device import resolve_device
 from workbench.engine.export.registry import (

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_loop_helpers import tiny_config, tiny_data
 from torch import nn
 
+from tests.support.tiny_loop import tiny_config, tiny_data
 from workbench.config import DataConfig, RunConfig
 from workbench.engine.checkpoint import load_checkpoint
 from workbench.engine.data import make_loader

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_evaluate_helpers import tiny_data, tiny_run
 
+from tests.support.tiny_run import tiny_data, tiny_run
 from workbench.engine.evaluate import evaluate, load_model
 from workbench.engine.export.evidence import (
     LossResult,
@@ -22,6 +22,11 @@ from workbench.engine.runs import Run
 
 def _sources() -> Sources:
     return Sources.for_run(Run(tiny_run().run_dir))
+
+
+def test_sources_for_the_tiny_run_fixture(tiny) -> None:  # type: ignore[no-untyped-def]
+    """The shared fixture and the cached function are one run, trained once."""
+    assert tiny is tiny_run() and Run(tiny.run_dir).status().state == "finished"  # type: ignore[union-attr]
 
 
 def test_no_execute_writes_a_valid_notebook_without_a_kernel(
@@ -145,8 +150,7 @@ def test_part_k_compares_the_losses_of_sibling_runs(tmp_path: Path) -> None:
     comparison instead of printing the sweep command."""
     import shutil
 
-    from test_evaluate_helpers import tiny_run_config
-
+    from tests.support.tiny_run import tiny_run_config
     from workbench.engine.data import prepare_data
     from workbench.engine.export.notebook import notebook_cells
     from workbench.engine.loop import fit

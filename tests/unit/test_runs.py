@@ -8,8 +8,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from test_events import METRICS
 
+from tests.support.tiny_loop import METRICS
 from workbench.config import DataConfig, RunConfig
 from workbench.engine.events import EpochEnd, Progress, RunStarted, RunStopped
 from workbench.engine.runs import (

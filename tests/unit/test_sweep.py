@@ -7,9 +7,9 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from test_evaluate_helpers import tiny_run, tiny_run_config
-from test_export_q3 import png_ok
 
+from tests.support.files import png_ok
+from tests.support.tiny_run import tiny_run, tiny_run_config
 from workbench.engine.events import EpochEnd, Event, RunStarted
 from workbench.engine.export.sweep import summary_text, write_sweep_artefacts
 from workbench.engine.loop import StopFlag

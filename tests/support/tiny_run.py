@@ -8,6 +8,7 @@ so evaluation, exports and the CLI read exactly what a student's run would hold.
 from __future__ import annotations
 
 import atexit
+import copy
 import functools
 import shutil
 import tempfile
@@ -84,3 +85,15 @@ def tiny_run() -> TinyRun:
 @functools.cache
 def tiny_data() -> PreparedData:
     return prepare_data(tiny_run().config.data)
+
+
+def damaged_checkpoint(path: Path, seed: int = 1) -> Path:
+    """The tiny run's best.pt with a random head: a loose checkpoint that gets many wrong."""
+    state = torch.load(tiny_run().run_dir / "checkpoints" / "best.pt", weights_only=True)
+    state = copy.deepcopy(state)
+    generator = torch.Generator().manual_seed(seed)
+    state["model"]["head.weight"] = torch.randn(
+        state["model"]["head.weight"].shape, generator=generator
+    )
+    torch.save(state, path)
+    return path

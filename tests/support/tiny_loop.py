@@ -6,6 +6,7 @@ import torch
 
 from workbench.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from workbench.engine.data import PreparedData, ScanResult, split_dataset
+from workbench.engine.epoch_metrics import EpochMetrics
 
 CLASSES = ("cats", "dogs", "panda")
 
@@ -50,3 +51,6 @@ def tiny_config(**train: object) -> RunConfig:
         model=ModelConfig(widths=(8, 16), convs_per_stage=1, dropout=0.2, stem=8),
         train=TrainConfig(**options),  # type: ignore[arg-type]
     ).validate()
+
+
+METRICS = EpochMetrics(0.5, 0.75, 0.7, 0.72, 0.71, (0.6, 0.8), (0.7, 0.74), 40)
