@@ -15,8 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from test_eval_cli import run_cli
 from test_evaluate_helpers import tiny_data, tiny_run
 
-from workbench.engine.data import read_manifest
 from workbench.engine.evaluate import evaluate, load_model
+from workbench.engine.split import read_manifest
 
 PARTS = ("Setup", "Q1", "Q2", *(f"Q3 ({letter})" for letter in "abcdefghijk"))
 

@@ -7,7 +7,7 @@ for the same number of batches, and each reports training images per second:
    JPEG with PIL every epoch and resizing it, a per-sample albumentations pipeline (the same kinds
    of transforms as the built-in one) in ``DataLoader`` worker processes.
 2. **workbench** -- the decode cache (each image decoded once, at size) and the batched
-   augmentation on the training device (:func:`workbench.engine.data.make_loader`).
+   augmentation on the training device (:class:`workbench.engine.loader.BatchLoader`).
 3. **compute** -- the model's forward and backward pass alone on one batch already in memory.
 
 (2) and (3) take turns batch by batch, so a shared machine's changing load hits both alike;
@@ -292,7 +292,8 @@ def run_bench(
     progress: ProgressFn | None = None,
 ) -> BenchResult:
     """Measure the three pipelines (each ``warmup`` + ``batches`` batches) and compare them."""
-    from workbench.engine.data import make_loader, prepare_data
+    from workbench.engine.data import prepare_data
+    from workbench.engine.loader import BatchLoader
 
     model_config = model_config or ModelConfig()
     setup = setup_device(device)
@@ -343,7 +344,7 @@ def run_bench(
     streams: dict[str, Iterator[tuple[torch.Tensor, torch.Tensor]]] = {}
     settle: dict[str, Callable[[], None]] = {}
     if "workbench" in pipelines:
-        loader = make_loader(
+        loader = BatchLoader(
             data,
             "train",
             batch_size=batch_size,
