@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 
 from workbench.config import DataConfig
-from workbench.engine.data import make_loader, prepare_data
+from workbench.engine.data import prepare_data
+from workbench.engine.loader import BatchLoader
 from workbench.engine.sources import check_image, decode_image
 
 
@@ -63,7 +64,7 @@ def main() -> None:
 
     device = torch.device(args.device)
     for augment in ("none", "builtin", "albumentations"):
-        loader = make_loader(
+        loader = BatchLoader(
             prepared, "train", batch_size=args.batch_size, shuffle=True, augment=augment,
             seed=42, device=device, num_workers=2,
         )  # fmt: skip

@@ -31,10 +31,10 @@ if TYPE_CHECKING:
 
     from workbench.engine.autograd import AutogradTrace
     from workbench.engine.backprop_demo import BackpropReport
-    from workbench.engine.data import PreparedData
     from workbench.engine.epoch_metrics import EpochMetrics
     from workbench.engine.evaluate import Evaluation, LoadedModel, TestReport
     from workbench.engine.model import ModelSummary
+    from workbench.engine.prepared import PreparedData
     from workbench.engine.sweep import SweepSummary
 
 __all__ = [

@@ -12,8 +12,8 @@ import pytest
 
 from tests.support.cli import run_cli
 from tests.support.tiny_run import tiny_data, tiny_run
-from workbench.engine.data import read_manifest
 from workbench.engine.evaluate import evaluate, load_model
+from workbench.engine.split import read_manifest
 
 PARTS = ("Setup", "Q1", "Q2", *(f"Q3 ({letter})" for letter in "abcdefghijk"))
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from workbench.__main__ import main
-from workbench.engine.data import read_manifest
+from workbench.engine.split import read_manifest
 
 MakeFolder = Callable[..., Path]
 

@@ -18,8 +18,9 @@ import pytest
 
 from workbench.__main__ import main
 from workbench.config import DataConfig
-from workbench.engine.data import ScanResult, decode_dataset, scan_dataset
+from workbench.engine.data import decode_dataset
 from workbench.engine.pool import imap_chunks
+from workbench.engine.scan import ScanResult, scan_dataset
 
 MakeFolder = Callable[..., Path]
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import torch
 
 from workbench.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from workbench.engine.data import PreparedData, ScanResult, split_dataset
 from workbench.engine.epoch_metrics import EpochMetrics
+from workbench.engine.prepared import PreparedData
+from workbench.engine.scan import ScanResult
+from workbench.engine.split import split_dataset
 
 CLASSES = ("cats", "dogs", "panda")
 

@@ -20,8 +20,9 @@ import torch
 from PIL import Image
 
 from workbench.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from workbench.engine.data import PreparedData, prepare_data
+from workbench.engine.data import prepare_data
 from workbench.engine.loop import fit
+from workbench.engine.prepared import PreparedData
 
 CLASSES = ("cats", "dogs", "panda")
 PER_CLASS = 20

@@ -12,7 +12,8 @@ import torch
 from workbench.config import DataConfig
 from workbench.engine import pool
 from workbench.engine.cache import decode_all
-from workbench.engine.data import prepare_data, scan_dataset
+from workbench.engine.data import prepare_data
+from workbench.engine.scan import scan_dataset
 
 MakeFolder = Callable[..., Path]
 
@@ -112,7 +113,7 @@ def test_first_prepare_checks_and_decodes_in_one_pass_with_the_same_result(
 def test_stale_temporary_files_are_removed(tmp_path: Path) -> None:
     import os
 
-    from workbench.engine.cache import remove_stale
+    from workbench.engine.cachedir import remove_stale
 
     old, new = tmp_path / ".images-a.npy.x.tmp.npy", tmp_path / ".images-b.npy.y.tmp.npy"
     old.write_bytes(b"x")

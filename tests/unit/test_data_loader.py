@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from workbench.config import DataConfig
-from workbench.engine.data import OneHotDataset, PreparedData, make_loader, prepare_data
+from workbench.engine.data import prepare_data
+from workbench.engine.loader import BatchLoader, OneHotDataset
+from workbench.engine.prepared import PreparedData
 
 CPU = torch.device("cpu")
 
@@ -43,7 +45,7 @@ def test_one_hot_dataset(prepared: PreparedData) -> None:
 
 @pytest.mark.parametrize("augment", ["none", "builtin", "albumentations"])
 def test_loader_shapes_and_one_hot(prepared: PreparedData, augment: str) -> None:
-    loader = make_loader(
+    loader = BatchLoader(
         prepared, "train", batch_size=10, shuffle=True, augment=augment, seed=1, device=CPU,
         num_workers=0,
     )  # fmt: skip
@@ -57,7 +59,7 @@ def test_loader_shapes_and_one_hot(prepared: PreparedData, augment: str) -> None
 
 
 def test_unaugmented_train_split_is_normalised(prepared: PreparedData) -> None:
-    loader = make_loader(
+    loader = BatchLoader(
         prepared, "train", batch_size=64, shuffle=False, augment="none", seed=0, device=CPU
     )
     x = torch.cat([x for x, _ in loader])
@@ -68,7 +70,7 @@ def test_unaugmented_train_split_is_normalised(prepared: PreparedData) -> None:
 @pytest.mark.parametrize("augment", ["builtin", "albumentations"])
 def test_epoch_is_a_pure_function_of_seed_and_epoch(prepared: PreparedData, augment: str) -> None:
     def epoch(seed: int, number: int) -> list[torch.Tensor]:
-        loader = make_loader(
+        loader = BatchLoader(
             prepared, "train", batch_size=8, shuffle=True, augment=augment, seed=seed,
             device=CPU, num_workers=0,
         )  # fmt: skip
@@ -82,7 +84,7 @@ def test_epoch_is_a_pure_function_of_seed_and_epoch(prepared: PreparedData, augm
 
 
 def test_eval_loader_keeps_order(prepared: PreparedData) -> None:
-    loader = make_loader(
+    loader = BatchLoader(
         prepared, "test", batch_size=4, shuffle=False, augment="none", seed=0, device=CPU
     )
     labels = torch.cat([y.argmax(dim=1) for _, y in loader])
@@ -91,7 +93,7 @@ def test_eval_loader_keeps_order(prepared: PreparedData) -> None:
 
 def test_albumentations_workers_match_single_process(prepared: PreparedData) -> None:
     def batches(workers: int) -> list[torch.Tensor]:
-        loader = make_loader(
+        loader = BatchLoader(
             prepared, "train", batch_size=8, shuffle=True, augment="albumentations", seed=3,
             device=CPU, num_workers=workers,
         )  # fmt: skip
@@ -109,7 +111,7 @@ def _prefetch_threads() -> list[str]:
 
 def test_prefetched_batches_equal_serial_ones(prepared: PreparedData) -> None:
     def epoch(prefetch: bool, channels_last: bool = False) -> list[tuple[torch.Tensor, ...]]:
-        loader = make_loader(
+        loader = BatchLoader(
             prepared, "train", batch_size=8, shuffle=True, augment="builtin", seed=3,
             device=CPU, prefetch=prefetch, channels_last=channels_last,
         )  # fmt: skip
@@ -128,7 +130,7 @@ def test_prefetched_batches_equal_serial_ones(prepared: PreparedData) -> None:
 
 
 def test_stopping_early_leaves_no_prefetch_thread(prepared: PreparedData) -> None:
-    loader = make_loader(
+    loader = BatchLoader(
         prepared, "train", batch_size=4, shuffle=True, augment="builtin", seed=0, device=CPU,
         prefetch=True,
     )  # fmt: skip
@@ -142,7 +144,7 @@ def test_stopping_early_leaves_no_prefetch_thread(prepared: PreparedData) -> Non
 
 
 def test_an_error_making_a_batch_reaches_the_caller(prepared: PreparedData) -> None:
-    loader = make_loader(
+    loader = BatchLoader(
         prepared, "train", batch_size=4, shuffle=False, augment="builtin", seed=0, device=CPU,
         prefetch=True,
     )  # fmt: skip
@@ -158,7 +160,7 @@ def test_an_error_making_a_batch_reaches_the_caller(prepared: PreparedData) -> N
 
 def test_prefetch_defaults_to_the_cpu_only(prepared: PreparedData) -> None:
     def loader(device: str) -> bool:
-        return make_loader(
+        return BatchLoader(
             prepared, "val", batch_size=4, shuffle=False, augment="none", seed=0,
             device=torch.device(device),
         ).prefetch  # fmt: skip

@@ -14,8 +14,10 @@ from PIL import Image
 
 from workbench.config import DataConfig
 from workbench.engine import sources
-from workbench.engine.data import prepare_data, scan_dataset, split_dataset
+from workbench.engine.data import prepare_data
+from workbench.engine.scan import scan_dataset
 from workbench.engine.sources import ImageProblem, open_rgb
+from workbench.engine.split import split_dataset
 from workbench.errors import DataError
 
 MakeFolder = Callable[..., Path]

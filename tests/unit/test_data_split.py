@@ -9,13 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from workbench.engine.data import (
-    ScanResult,
-    read_manifest,
-    seed_everything,
-    split_dataset,
-    write_manifest,
-)
+from workbench.engine.data import seed_everything
+from workbench.engine.scan import ScanResult
+from workbench.engine.split import read_manifest, split_dataset, write_manifest
 
 
 def _scan(counts: dict[str, int], *, shuffle_seed: int | None = None) -> ScanResult:

@@ -15,9 +15,9 @@ from torch import nn
 from tests.support.tiny_loop import tiny_config, tiny_data
 from workbench.config import DataConfig, RunConfig
 from workbench.engine.checkpoint import load_checkpoint
-from workbench.engine.data import make_loader
 from workbench.engine.device import setup_device
 from workbench.engine.events import CheckpointSaved, EpochEnd, Event, Progress, RunFailed
+from workbench.engine.loader import BatchLoader
 from workbench.engine.loop import StopFlag, fit, validate
 from workbench.engine.losses import CrossEntropy, build_loss
 from workbench.engine.model import build_model
@@ -39,7 +39,7 @@ def test_validation_changes_nothing_and_makes_no_gradients() -> None:
     model = build_model(config.model, data.num_classes)
     optimizer = build_optimizer(model, config.train)
     loss_fn = build_loss(config.train)
-    train = make_loader(
+    train = BatchLoader(
         data, "train", batch_size=8, shuffle=True, augment="builtin", seed=0, device=setup.device
     )
     x, y = next(iter(train))
@@ -48,7 +48,7 @@ def test_validation_changes_nothing_and_makes_no_gradients() -> None:
     optimizer.zero_grad(set_to_none=True)
     params = copy.deepcopy(model.state_dict())  # parameters and BN running stats
     opt_state = copy.deepcopy(optimizer.state_dict())
-    val = make_loader(
+    val = BatchLoader(
         data, "val", batch_size=4, shuffle=False, augment="none", seed=0, device=setup.device
     )
     seen: list[bool] = []

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.engine.data import scan_dataset, split_dataset
+from workbench.engine.scan import scan_dataset
+from workbench.engine.split import split_dataset
 from workbench.engine.synthetic import CLASSES, SIDE, draw_face, generate_demo
 
 

@@ -57,12 +57,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     # Scanning, splitting and decoding need numpy and PIL but not torch (1-2 s to import),
     # so a cache hit answers at once.
-    from workbench.engine.data import (
-        decode_dataset,
-        scan_dataset,
-        split_dataset,
-        write_manifest,
-    )
+    from workbench.engine.data import decode_dataset
+    from workbench.engine.scan import scan_dataset
+    from workbench.engine.split import split_dataset, write_manifest
 
     check_file_option("--out", args.out)
     config = dataclasses.replace(data_config_from_args(args), resize=args.resize)

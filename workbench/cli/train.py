@@ -37,6 +37,7 @@ from workbench.config import (
     TrainConfig,
     check_data_path,
 )
+from workbench.engine.timefmt import duration_text as _duration
 from workbench.errors import RunBusyError, UsageError
 
 if TYPE_CHECKING:
@@ -467,15 +468,6 @@ class TrainDisplay:
             bars.console.print(f"[yellow]stopping ({event.reason})[/]")
         elif isinstance(event, RunFailed):
             bars.console.print(f"[red]{event.message}[/]", highlight=False)
-
-
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "--"
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
 def summarize_result(result: FitResult, display: TrainDisplay) -> dict[str, Any]:

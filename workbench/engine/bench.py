@@ -7,7 +7,7 @@ for the same number of batches, and each reports training images per second:
    JPEG with PIL every epoch and resizing it, a per-sample albumentations pipeline (the same kinds
    of transforms as the built-in one) in ``DataLoader`` worker processes.
 2. **workbench** -- the decode cache (each image decoded once, at size) and the batched
-   augmentation on the training device (:func:`workbench.engine.data.make_loader`).
+   augmentation on the training device (:class:`workbench.engine.loader.BatchLoader`).
 3. **compute** -- the model's forward and backward pass alone on one batch already in memory.
 
 (2) and (3) take turns batch by batch, so a shared machine's changing load hits both alike;
@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -35,6 +35,9 @@ from workbench.engine.losses import CrossEntropy
 from workbench.engine.model import build_model, summarize
 from workbench.engine.optim import build_optimizer
 from workbench.engine.progress import ProgressFn, report
+
+if TYPE_CHECKING:
+    from workbench.engine.prepared import PreparedData
 
 PIPELINES = ("notebook", "workbench", "compute")
 
@@ -279,6 +282,26 @@ def _sync(setup: DeviceSetup) -> None:
         torch.cuda.synchronize(setup.device)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What every pipeline of one bench shares: the data, device, model and batch counts."""
+
+    data: PreparedData
+    setup: DeviceSetup
+    model_config: ModelConfig
+    batch_size: int
+    warmup: int
+    batches: int
+    progress: ProgressFn | None
+
+    @property
+    def total(self) -> int:
+        return self.warmup + self.batches
+
+    def ticker(self, name: str) -> Callable[[int], None]:
+        return lambda done: report(self.progress, f"bench: {name}", done, self.total)
+
+
 def run_bench(
     data_config: DataConfig,
     *,
@@ -292,103 +315,134 @@ def run_bench(
     progress: ProgressFn | None = None,
 ) -> BenchResult:
     """Measure the three pipelines (each ``warmup`` + ``batches`` batches) and compare them."""
-    from workbench.engine.data import make_loader, prepare_data
+    from workbench.engine.data import prepare_data
 
-    model_config = model_config or ModelConfig()
     setup = setup_device(device)
     started = time.perf_counter()
     data = prepare_data(data_config, progress)
     prepare_seconds = time.perf_counter() - started
-    size = data.image_size
-    total = warmup + batches
+    plan = _Plan(
+        data=data,
+        setup=setup,
+        model_config=model_config or ModelConfig(),
+        batch_size=batch_size,
+        warmup=warmup,
+        batches=batches,
+        progress=progress,
+    )
     rows: list[BenchRow] = []
-
-    def ticker(name: str) -> Callable[[int], None]:
-        return lambda done: report(progress, f"bench: {name}", done, total)
-
     if "notebook" in pipelines:
-        note, folder = "", Path(data.scan.location) / data.scan.prefix
-        if data.scan.is_zip:
-            rows.append(BenchRow("notebook", "ImageFolder", float("nan"), 0, 0, 0.0, "zip"))
-        else:
-            loader = notebook_loader(
-                folder,
-                usable=data.scan.paths,
-                image_size=size,
-                batch_size=batch_size,
-                num_workers=num_workers,
-                mean=data.mean,
-                std=data.std,
-                device=setup.device,
-            )
-            n, images, seconds = time_training(
-                _batches(loader, total),
-                model_config=model_config,
-                num_classes=data.num_classes,
-                setup=setup,
-                warmup=warmup,
-                progress=ticker("notebook"),
-            )
-            rows.append(
-                BenchRow(
-                    "notebook",
-                    f"ImageFolder + PIL decode + albumentations, {num_workers} workers",
-                    images / seconds if seconds else float("nan"),
-                    n,
-                    images,
-                    seconds,
-                    note,
-                )
-            )
+        rows.append(_notebook_row(plan, num_workers))
+    rows.extend(_interleaved_rows(plan, pipelines, seed=data_config.seed))
+    return _result(plan, rows, prepare_seconds)
+
+
+def _notebook_row(plan: _Plan, num_workers: int) -> BenchRow:
+    """Pipeline (1), timed on its own (a zip data set has no folder for ImageFolder)."""
+    data = plan.data
+    if data.scan.is_zip:
+        return BenchRow("notebook", "ImageFolder", float("nan"), 0, 0, 0.0, "zip")
+    loader = notebook_loader(
+        Path(data.scan.location) / data.scan.prefix,
+        usable=data.scan.paths,
+        image_size=data.image_size,
+        batch_size=plan.batch_size,
+        num_workers=num_workers,
+        mean=data.mean,
+        std=data.std,
+        device=plan.setup.device,
+    )
+    n, images, seconds = time_training(
+        _batches(loader, plan.total),
+        model_config=plan.model_config,
+        num_classes=data.num_classes,
+        setup=plan.setup,
+        warmup=plan.warmup,
+        progress=plan.ticker("notebook"),
+    )
+    return BenchRow(
+        "notebook",
+        f"ImageFolder + PIL decode + albumentations, {num_workers} workers",
+        images / seconds if seconds else float("nan"),
+        n,
+        images,
+        seconds,
+    )
+
+
+def _workbench_stream(
+    plan: _Plan, seed: int
+) -> tuple[Iterator[tuple[torch.Tensor, torch.Tensor]], Callable[[], None] | None]:
+    """Pipeline (2)'s batches, and what waits for its background batch (None: no prefetch)."""
+    from workbench.engine.loader import BatchLoader
+
+    loader = BatchLoader(
+        plan.data,
+        "train",
+        batch_size=plan.batch_size,
+        shuffle=True,
+        augment="builtin",
+        seed=seed,
+        device=plan.setup.device,
+        channels_last=plan.setup.channels_last,
+    )
+    loader.set_epoch(1)
+    return _repeat(loader, plan.total), loader.settle if loader.prefetch else None
+
+
+def _compute_stream(plan: _Plan) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Pipeline (3)'s batches: one random batch already on the device, over and over."""
+    setup, size, classes = plan.setup, plan.data.image_size, plan.data.num_classes
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(plan.batch_size, 3, size, size, generator=generator).to(setup.device)
+    if setup.channels_last:  # in the layout the workbench loader hands over
+        x = x.contiguous(memory_format=torch.channels_last)
+    labels = torch.randint(0, classes, (plan.batch_size,), generator=generator)
+    y = torch.nn.functional.one_hot(labels, classes).float().to(setup.device)
+    return iter([(x, y)] * plan.total)
+
+
+def _interleaved_rows(plan: _Plan, pipelines: Collection[str], *, seed: int) -> list[BenchRow]:
+    """Pipelines (2) and (3), timed batch by batch in turn (:func:`time_interleaved`)."""
     streams: dict[str, Iterator[tuple[torch.Tensor, torch.Tensor]]] = {}
     settle: dict[str, Callable[[], None]] = {}
     if "workbench" in pipelines:
-        loader = make_loader(
-            data,
-            "train",
-            batch_size=batch_size,
-            shuffle=True,
-            augment="builtin",
-            seed=data_config.seed,
-            device=setup.device,
-            channels_last=setup.channels_last,
-        )
-        loader.set_epoch(1)
-        streams["workbench"] = _repeat(loader, total)
-        if loader.prefetch:
-            settle["workbench"] = loader.settle
+        streams["workbench"], waiter = _workbench_stream(plan, seed)
+        if waiter is not None:
+            settle["workbench"] = waiter
     if "compute" in pipelines:
-        generator = torch.Generator().manual_seed(0)
-        x = torch.randn(batch_size, 3, size, size, generator=generator).to(setup.device)
-        if setup.channels_last:  # in the layout the workbench loader hands over
-            x = x.contiguous(memory_format=torch.channels_last)
-        labels = torch.randint(0, data.num_classes, (batch_size,), generator=generator)
-        y = torch.nn.functional.one_hot(labels, data.num_classes).float().to(setup.device)
-        streams["compute"] = iter([(x, y)] * total)
+        streams["compute"] = _compute_stream(plan)
     timings = time_interleaved(
         streams,
         settle=settle,
-        model_config=model_config,
-        num_classes=data.num_classes,
-        setup=setup,
-        batches=batches,
-        warmup=warmup,
-        progress=ticker("workbench + compute"),
+        model_config=plan.model_config,
+        num_classes=plan.data.num_classes,
+        setup=plan.setup,
+        batches=plan.batches,
+        warmup=plan.warmup,
+        progress=plan.ticker("workbench + compute"),
     )
     background = ", next batch on a thread" if "workbench" in settle else ""
     descriptions = {
-        "workbench": f"decode cache + batched augmentation on {setup.device.type}{background}",
+        "workbench": f"decode cache + batched augmentation on {plan.setup.device.type}{background}",
         "compute": "forward + backward on one in-memory batch",
     }
-    for name, (n, images, seconds) in timings.items():
-        rows.append(BenchRow(name, descriptions[name], images / seconds, n, images, seconds))
+    return [
+        BenchRow(name, descriptions[name], images / seconds, n, images, seconds)
+        for name, (n, images, seconds) in timings.items()
+    ]
+
+
+def _result(plan: _Plan, rows: list[BenchRow], prepare_seconds: float) -> BenchResult:
+    """The rows with their ratios and what they were measured on."""
+    data = plan.data
     rates = {row.pipeline: row.images_per_second for row in rows}
     notebook = rates.get("notebook", float("nan"))
-    summary = summarize(build_model(model_config, data.num_classes), size)
+    summary = summarize(build_model(plan.model_config, data.num_classes), data.image_size)
     return BenchResult(
-        device=setup.describe(),
-        image_size=size,
-        batch_size=batch_size,
+        device=plan.setup.describe(),
+        image_size=data.image_size,
+        batch_size=plan.batch_size,
         model_params=summary.total_params,
         model_mult_adds=summary.mult_adds,
         data=data.scan.source,

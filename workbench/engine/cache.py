@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import shutil
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +19,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from workbench.engine.atomic import atomic_path
+from workbench.engine.cachedir import remove_stale
 from workbench.engine.pool import imap_chunks
 from workbench.engine.progress import ProgressFn, report
 from workbench.engine.sources import ImageProblem, Source, decode_image, decode_or_reason
 
 if TYPE_CHECKING:
-    from workbench.engine.data import ScanResult
+    from workbench.engine.scan import ScanResult
 
 CACHE_FORMAT = 1
 """Bump when decoding changes (resampling, colour conversion), so old caches are not reused."""
@@ -45,22 +44,6 @@ class CacheResult:
 def cache_path(scan: ScanResult, size: int, mode: str, cache_dir: Path) -> Path:
     """Where the decoded images of ``scan`` at ``size`` px and ``mode`` are kept."""
     return cache_dir / "images" / f"images-{scan.identity}-{size}px-{mode}-v{CACHE_FORMAT}.npy"
-
-
-STALE_AFTER_S = 3600.0
-"""Temporary files and folders older than this were left by a killed process: removed."""
-
-
-def remove_stale(folder: Path, pattern: str, max_age_s: float = STALE_AFTER_S) -> None:
-    """Remove entries of ``folder`` matching ``pattern`` last modified over ``max_age_s`` ago."""
-    now = time.time()
-    for entry in folder.glob(pattern):
-        with contextlib.suppress(OSError):
-            if now - entry.stat().st_mtime > max_age_s:
-                if entry.is_dir():
-                    shutil.rmtree(entry, ignore_errors=True)
-                else:
-                    entry.unlink()
 
 
 def stats_path(images_path: Path) -> Path:

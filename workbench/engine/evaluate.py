@@ -26,9 +26,10 @@ import torch
 
 from workbench.config import DataConfig, RunConfig
 from workbench.engine.checkpoint import architecture_mismatch, read_checkpoint
-from workbench.engine.data import PreparedData, prepare_data
+from workbench.engine.data import prepare_data
 from workbench.engine.gradcam import grad_cam
 from workbench.engine.model import Classifier, build_model
+from workbench.engine.prepared import PreparedData
 from workbench.engine.progress import ProgressFn, report
 from workbench.engine.runs import CHECKPOINTS_DIR, Run, config_from_document, is_run_dir
 from workbench.errors import ConfigError, RunFileError, UsageError

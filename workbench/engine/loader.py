@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, Dataset
 from workbench.engine.augment import AlbumentationsAugment, BatchAugment
 
 if TYPE_CHECKING:
-    from workbench.engine.data import PreparedData
+    from workbench.engine.prepared import PreparedData
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 

@@ -46,7 +46,7 @@ from workbench.engine.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from workbench.engine.data import PreparedData, make_loader, seed_everything, write_manifest
+from workbench.engine.data import seed_everything
 from workbench.engine.device import DeviceSetup, setup_device
 from workbench.engine.epoch_metrics import EpochMetrics
 from workbench.engine.events import (
@@ -60,11 +60,14 @@ from workbench.engine.events import (
     RunStopped,
     Subscriber,
 )
+from workbench.engine.loader import BatchLoader
 from workbench.engine.losses import build_loss
 from workbench.engine.metrics import MetricAccumulator
 from workbench.engine.model import build_model, summarize
 from workbench.engine.optim import build_optimizer, build_scheduler, current_lr
+from workbench.engine.prepared import PreparedData
 from workbench.engine.runs import CHECKPOINTS_DIR, SPLIT, Run, RunLock, RunRecorder
+from workbench.engine.split import write_manifest
 from workbench.errors import RunFileError, UsageError
 
 PROGRESS_INTERVAL = 0.25
@@ -429,7 +432,7 @@ def _build(
         model = model.to(memory_format=torch.channels_last)
     model = model.to(setup.device)
     loaders = {
-        split: make_loader(
+        split: BatchLoader(
             data,
             split,
             batch_size=train.batch_size,

@@ -22,8 +22,9 @@ from typing import Any
 
 from workbench.config import RunConfig, TrainConfig
 from workbench.engine.atomic import atomic_write_text
-from workbench.engine.data import PreparedData, short_hash
+from workbench.engine.cachedir import short_hash
 from workbench.engine.events import Subscriber
+from workbench.engine.prepared import PreparedData
 from workbench.engine.runs import (
     CHECKPOINTS_DIR,
     MetricRow,

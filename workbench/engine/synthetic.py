@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from workbench.engine.cache import remove_stale
+from workbench.engine.cachedir import remove_stale
 from workbench.engine.pool import map_chunks
 from workbench.engine.progress import ProgressFn
 

@@ -27,7 +27,9 @@ from workbench.widgets.status import ProgressLine, ProgressUpdate, Throttle
 if TYPE_CHECKING:
     import numpy as np
 
-    from workbench.engine.data import PreparedData, ScanResult, SplitResult
+    from workbench.engine.prepared import PreparedData
+    from workbench.engine.scan import ScanResult
+    from workbench.engine.split import SplitResult
 
 GRID_PER_CLASS = 5
 PREVIEWS = 8
@@ -142,7 +144,9 @@ splits each class 70/10/20 with the seed, and decodes the images once into a cac
 
     @work(thread=True, exclusive=True, group="data", exit_on_error=False, name="loading data")
     def run_load(self, config: DataConfig) -> None:
-        from workbench.engine.data import prepare_data, scan_dataset, split_dataset
+        from workbench.engine.data import prepare_data
+        from workbench.engine.scan import scan_dataset
+        from workbench.engine.split import split_dataset
         from workbench.errors import UsageError
 
         progress = Throttle(self.post_message)
@@ -281,7 +285,7 @@ splits each class 70/10/20 with the seed, and decodes the images once into a cac
 
     @work(thread=True, exclusive=True, group="sample", exit_on_error=False, name="one-hot sample")
     def make_sample(self, data: PreparedData, item: int) -> None:
-        from workbench.engine.data import OneHotDataset
+        from workbench.engine.loader import OneHotDataset
 
         dataset = OneHotDataset(data, "train")
         x, y = dataset[item]

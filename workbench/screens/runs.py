@@ -23,6 +23,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from workbench import tui_launch
+from workbench.engine.timefmt import duration_text
 from workbench.errors import RunFileError
 from workbench.screens.base import WorkbenchScreen
 from workbench.widgets.plots import MetricPlot
@@ -97,7 +98,7 @@ def read_run_rows(root: Path) -> list[RunRow]:
             f"{best.accuracy:.3f}" if best else "–",
             str(best.epoch) if best else "–",
             done,
-            _duration(seconds),
+            duration_text(seconds),
             Path(data.get("data") or "demo").name,
             str(data.get("image_size", "")),
             f"{tr.get('lr', 0):g}",
@@ -115,13 +116,6 @@ def read_run_rows(root: Path) -> list[RunRow]:
             )
         )
     return rows
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 class RunsScreen(WorkbenchScreen):

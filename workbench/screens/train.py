@@ -34,6 +34,7 @@ from workbench.config import (
     TrainConfig,
 )
 from workbench.engine.runs import EVENTS, run_is_live
+from workbench.engine.timefmt import duration_text as _duration
 from workbench.errors import ConfigError, UsageError
 from workbench.screens.base import WorkbenchScreen
 from workbench.widgets.plots import MetricPlot
@@ -135,13 +136,6 @@ def _config(values: dict[str, Any], data: str | None, cache_dir: str | None) -> 
         model=ModelConfig(**section("model")),
         train=TrainConfig(**train),
     )
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(max(seconds, 0))
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 class TrainScreen(WorkbenchScreen):

@@ -1,7 +1,7 @@
 """Q3 a and d artefacts: ``split_grid.png`` (+ ``.csv``) and ``augment_grid_<backend>.png``
 (+ ``.txt``).
 
-Both draw the decoded images of a :class:`~workbench.engine.data.PreparedData` (the size the
+Both draw the decoded images of a :class:`~workbench.engine.prepared.PreparedData` (the size the
 model sees); the data files beside them list exactly what is shown.
 """
 
@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from workbench.engine.atomic import atomic_write_text
-from workbench.engine.data import SPLITS, PreparedData
 from workbench.engine.export import new_figure, save_figure
+from workbench.engine.prepared import PreparedData
+from workbench.engine.split import SPLITS
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

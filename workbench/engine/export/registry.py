@@ -23,8 +23,8 @@ from workbench.config import DataConfig
 from workbench.engine.progress import ProgressFn
 
 if TYPE_CHECKING:  # torch-heavy modules, imported by the functions that use them
-    from workbench.engine.data import PreparedData
     from workbench.engine.evaluate import Evaluation
+    from workbench.engine.prepared import PreparedData
     from workbench.engine.runs import Run
     from workbench.engine.sweep import SweepSummary
 
