@@ -41,6 +41,18 @@ def test_new_run_writes_its_config_and_the_command_reads_it_back(tmp_path: Path)
     assert config_from_args(args) == config  # every field, not only those the form shows
 
 
+def test_a_launched_run_is_listed_once_it_has_started(tmp_path: Path) -> None:
+    """Until the run writes its own config.json (with the classes) and status.json, the folder
+    holds only the launcher's config: not a run yet, as the empty folder was not."""
+    from workbench.engine.runs import is_run_dir, list_runs
+
+    root = tmp_path / "runs"
+    run_dir, _ = tui_launch.new_run(root, RunConfig())
+    assert not is_run_dir(run_dir) and list_runs(root) == []
+    (run_dir / "status.json").write_text('{"state": "running"}')
+    assert [run.path for run in list_runs(root)] == [run_dir]
+
+
 def test_resume_argv(tmp_path: Path) -> None:
     argv = tui_launch.train_argv(tmp_path / "run")
     args = build_parser().parse_args(argv[3:])
@@ -56,3 +68,17 @@ def test_tail_shows_accelerator_memory_only_when_reported(tmp_path: Path) -> Non
     cpu = tui_launch.RunTail(write_run(tmp_path / "cpu"))
     cpu.poll()
     assert cpu.state.memory == ""
+
+
+def test_the_sweep_form_offers_grid_names_and_its_argv_spells_the_options(tmp_path: Path) -> None:
+    from workbench.engine.sweep import grid_params, parse_grid
+    from workbench.screens.sweep_form import GRID_FIELDS
+
+    assert {name for name, _ in GRID_FIELDS} <= set(grid_params())
+    parse_grid([f"{name}={values}" for name, values in GRID_FIELDS if values])
+    argv = tui_launch.sweep_argv(
+        ("lr=1e-3,3e-3",), data=None, cache_dir="c", runs_root=tmp_path, epochs=3, image_size=64
+    )
+    args = build_parser().parse_args(argv[3:])
+    assert (args.grid, args.data, args.cache_dir) == (["lr=1e-3,3e-3"], None, "c")
+    assert (args.epochs, args.image_size, args.runs_root) == (3, 64, str(tmp_path))

@@ -751,7 +751,21 @@ def parse_metrics(text: str, path: Path | None = None) -> list[MetricRow]:
 
 
 def is_run_dir(path: str | Path) -> bool:
-    return (Path(path) / CONFIG).is_file()
+    """A folder with a run's config.json. Not yet one that holds only the config a launcher
+    wrote for ``workbench train --config`` (no status.json, no classes): that run has not
+    started (it is preparing its data, or died before it could), as an empty folder has not."""
+    path = Path(path)
+    if not (path / CONFIG).is_file():
+        return False
+    return (path / STATUS).exists() or not _launch_config_only(path / CONFIG)
+
+
+def _launch_config_only(config_path: Path) -> bool:
+    try:
+        document = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False  # a damaged config.json: its run's problem, which the readers report
+    return isinstance(document, dict) and "classes" not in document
 
 
 def open_run(path: str | Path) -> Run:
