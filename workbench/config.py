@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,7 +110,7 @@ def internal(default: Any, why: str) -> Any:
 class Kind:
     """How the text a user types becomes a field's value, by the field's annotation."""
 
-    parse: Any
+    parse: Callable[[str], Any]
     """text -> value; ValueError when it is not one."""
     what: str
     """What a value looks like, for "is not ..." messages."""
