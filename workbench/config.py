@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,23 +49,188 @@ def check_device(device: str) -> None:
         raise ConfigError("device", f"must be {DEVICES_HELP}; got {device!r}")
 
 
+# ------------------------------------------------------------------------------ the option table
+# Each field of the sections below is declared once, with how users set it: ``option(...)`` (its
+# help, whether a sweep grid may vary it, its place on the TUI's Train form) or ``internal(...)``
+# (not offered; why). The CLI options of ``train``/``sweep``/``split``, the sweep's grid names,
+# the Train form and the TUI's launcher are derived from it (:func:`offered_fields`).
+
+OPTION = "workbench.option"
+"""The key of a field's :class:`Option` in its dataclass metadata."""
+INTERNAL = "workbench.internal"
+"""The key under which a field that no surface offers says why."""
+
+
+@dataclass(frozen=True)
+class Form:
+    """A field's place on the TUI's Train form."""
+
+    order: int
+    """Fields are shown by this number, smallest first."""
+    label: str = ""
+    """The short label (default: the field's name)."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """How users set one config field: the CLI option, the sweep grid, the Train form."""
+
+    help: str
+    """The CLI help, without the default (added from the field's default)."""
+    choices: tuple[Any, ...] | None = None
+    """The only values allowed (a choice list on the CLI, a Select on the form)."""
+    metavar: str | None = None
+    """The CLI's name for the value (default: argparse's)."""
+    shown_default: str | None = None
+    """How the help shows the default when the value alone says too little; ``{}`` is the
+    value."""
+    pair: bool = False
+    """A boolean offered as ``--x/--no-x``; otherwise one flag that flips the default
+    (``--x`` when it is off, ``--no-x`` when it is on)."""
+    sweep: bool = False
+    """A sweep grid may vary it (``NAME=V1,V2`` with NAME its option without ``--``)."""
+    form: Form | None = None
+    """Its place on the Train form; None: not on the form."""
+    resumed: bool = False
+    """``train --resume`` takes it from the command line when given (the rest of a resumed run
+    comes from its own config.json): where the data is and how fast it trains."""
+
+
+def option(default: Any, help: str, **how: Any) -> Any:
+    """A dataclass field offered to users (keywords: those of :class:`Option`)."""
+    return field(default=default, metadata={OPTION: Option(help, **how)})
+
+
+def internal(default: Any, why: str) -> Any:
+    """A dataclass field that no command-line option, grid or form sets, and why."""
+    return field(default=default, metadata={INTERNAL: why})
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How the text a user types becomes a field's value, by the field's annotation."""
+
+    parse: Callable[[str], Any]
+    """text -> value; ValueError when it is not one."""
+    what: str
+    """What a value looks like, for "is not ..." messages."""
+
+
+def on_off(text: str) -> bool:
+    """A yes/no value typed as text: on/off, true/false, yes/no or 1/0."""
+    words = {"on": True, "true": True, "yes": True, "1": True}
+    words |= {"off": False, "false": False, "no": False, "0": False}
+    try:
+        return words[text.strip().lower()]
+    except KeyError:
+        raise ValueError(text) from None
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    """``"16,32,64"`` -> (16, 32, 64); ValueError when a part is not an integer."""
+    return tuple(int(part) for part in text.replace(" ", "").split(",") if part)
+
+
+KINDS: dict[str, Kind] = {
+    "int": Kind(int, "an integer"),
+    "float": Kind(float, "a number"),
+    "str": Kind(str, "text"),
+    "str | None": Kind(str, "text"),
+    "bool": Kind(on_off, "on or off"),
+    "tuple[int, ...]": Kind(int_list, "integers like 16,32,64"),
+}
+"""Every annotation an offered field may have (a test checks the table against it)."""
+
+
+@dataclass(frozen=True)
+class OfferedField:
+    """One row of the option table: a config field and how users set it."""
+
+    section: str
+    """The RunConfig section (``data``, ``model`` or ``train``)."""
+    name: str
+    """The field's name, also what a ConfigError about it names."""
+    annotation: str
+    default: Any
+    option: Option
+
+    @property
+    def kind(self) -> Kind:
+        return KINDS[self.annotation]
+
+    @property
+    def spelled(self) -> str:
+        """The name as users type it: its CLI option without ``--`` and its grid name."""
+        return self.name.replace("_", "-")
+
+    @property
+    def flag(self) -> str:
+        """The CLI option: ``--batch-size``; a flag that turns a default on off: ``--no-amp``."""
+        flips_on = self.annotation == "bool" and not self.option.pair and self.default
+        return f"--no-{self.spelled}" if flips_on else f"--{self.spelled}"
+
+    def text(self, value: Any) -> str:
+        """``value`` as a user types it (widths as 16,32,64, booleans as on/off)."""
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        if isinstance(value, tuple):
+            return ",".join(map(str, value))
+        return str(value)
+
+    def parse(self, text: str) -> Any:
+        """The value that ``text`` spells; ValueError saying what was expected."""
+        try:
+            return self.kind.parse(text.strip())
+        except ValueError:
+            raise ValueError(f"{text!r} is not {self.kind.what}") from None
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Where the images come from and how they are prepared."""
 
-    data: str | None = None
+    data: str | None = option(
+        None,
+        "image folder with one sub-folder per class, or a .zip of one",
+        metavar="DIR|ZIP",
+        shown_default="the built-in demo set",
+        resumed=True,
+    )
     """An image folder with one sub-folder per class, or a .zip of one; None: the demo set."""
-    image_size: int = 128
+    image_size: int = option(
+        128,
+        "images are resized to SIZE x SIZE",
+        choices=IMAGE_SIZES,
+        sweep=True,
+        form=Form(0, "size"),
+    )
     """Images are resized to image_size x image_size (64, 128 or 256)."""
-    seed: int = 42
+    seed: int = option(42, "seed of random, numpy and torch", sweep=True, form=Form(8))
     """Seeds random, numpy and torch; fixes the split and the augmentation stream."""
-    augment: str = "builtin"
+    augment: str = option(
+        "builtin",
+        "training augmentation backend",
+        choices=AUGMENT_BACKENDS,
+        sweep=True,
+        form=Form(7),
+    )
     """Training augmentation: builtin (batched, on the device), albumentations, or none."""
-    cache_dir: str | None = None
+    cache_dir: str | None = option(
+        None,
+        "where decoded images are cached",
+        metavar="DIR",
+        shown_default="the user's cache folder",
+        resumed=True,
+    )
     """Where decoded images are cached; None: the user's cache folder."""
-    demo_per_class: int = 300
+    demo_per_class: int = internal(300, "the demo set's size is the Data screen's and split's")
     """Images per class of the built-in demo set (used only when data is None)."""
-    resize: str = "squash"
+    resize: str = option(
+        "squash",
+        "how images become square: stretch, centre crop or letterbox",
+        choices=RESIZE_MODES,
+        sweep=True,
+    )
     """How images become square: squash (stretch), crop (centre crop) or pad (letterbox)."""
 
     def validate(self) -> None:
@@ -95,18 +261,34 @@ class ModelConfig:
     (80.7%) did no better: on 300 images one standard deviation is about 1.9 points.
     """
 
-    widths: tuple[int, ...] = (32, 64, 128, 256, 256)
+    widths: tuple[int, ...] = option(
+        (32, 64, 128, 256, 256), "channels of each stage", metavar="C1,C2,...", form=Form(10)
+    )
     """Output channels of each stage; the number of stages is len(widths)."""
-    convs_per_stage: int = 2
+    convs_per_stage: int = option(2, "conv blocks per stage", sweep=True, form=Form(11, "convs"))
     """3x3 conv/BN/ReLU blocks in each stage before its max pool."""
-    dropout: float = 0.2
+    dropout: float = option(0.2, "dropout before the head", sweep=True, form=Form(15))
     """Dropout before the final linear layer."""
-    stem: int = 32
+    stem: int = option(
+        32, "channels of a stride-2 3x3 conv first (0: none)", sweep=True, form=Form(12)
+    )
     """Channels of a stride-2 3x3 conv before the stages (0: none). It halves the resolution
     at once, so the stages can afford 4x the channels of a network without it."""
-    residual: bool = True
+    residual: bool = option(
+        True,
+        "each stage's convs as one residual unit (skip connection)",
+        pair=True,
+        sweep=True,
+        form=Form(13),
+    )
     """Wrap each stage's convs in one residual unit (1x1 projection where widths change)."""
-    squeeze_excite: bool = False
+    squeeze_excite: bool = option(
+        False,
+        "a squeeze-and-excitation channel gate after each stage's convs",
+        pair=True,
+        sweep=True,
+        form=Form(14, "SE gate"),
+    )
     """A squeeze-and-excitation gate at the end of each stage (channel weights from a sigmoid)."""
 
     def label(self) -> str:
@@ -147,48 +329,56 @@ class ModelConfig:
 class TrainConfig:
     """How the model is optimised."""
 
-    epochs: int = 30
+    epochs: int = option(30, "passes over the train split", sweep=True, form=Form(1))
     """Passes over the training split."""
-    batch_size: int = 64
+    batch_size: int = option(64, "images per step", sweep=True, form=Form(2, "batch"))
     """Images per optimisation step."""
-    lr: float = 3e-3
+    lr: float = option(3e-3, "peak learning rate", sweep=True, form=Form(3))
     """Peak learning rate."""
-    optimizer: str = "adamw"
+    optimizer: str = option("adamw", "optimizer", choices=OPTIMIZERS, sweep=True, form=Form(4))
     """adamw, adam or sgd (with Nesterov momentum 0.9)."""
-    schedule: str = "cosine"
+    schedule: str = option(
+        "cosine", "lr schedule, stepped per batch", choices=SCHEDULES, sweep=True, form=Form(5)
+    )
     """cosine (with linear warm-up), onecycle or none."""
-    warmup_epochs: int = 2
+    warmup_epochs: int = option(
+        2, "cosine warm-up epochs", shown_default="{}, at most --epochs", sweep=True
+    )
     """Linear warm-up epochs of the cosine schedule."""
-    weight_decay: float = 0.05
+    weight_decay: float = option(0.05, "weight decay", sweep=True)
     """Decoupled (AdamW) or L2 (Adam, SGD) weight decay; conv/linear weights only.
 
     AdamW's decay is multiplied by the learning rate; for adam or sgd use about 5e-4.
     """
-    grad_clip: float = 0.0
+    grad_clip: float = option(0.0, "max gradient norm (0: off)", sweep=True)
     """Clip the global gradient norm to this value; 0 disables clipping."""
-    loss: str = "ce"
+    loss: str = option("ce", "loss function", choices=LOSSES, sweep=True, form=Form(6))
     """ce, label_smoothing, focal or brier (see workbench.engine.losses)."""
-    label_smoothing: float = 0.1
+    label_smoothing: float = option(0.1, "ε of label_smoothing", sweep=True)
     """Smoothing of the label_smoothing loss."""
-    focal_gamma: float = 2.0
+    focal_gamma: float = option(2.0, "γ of focal", sweep=True)
     """Focusing parameter gamma of the focal loss."""
-    early_stopping: int = 0
+    early_stopping: int = option(
+        0, "stop after this many epochs without a lower val loss (0: off)", metavar="EPOCHS"
+    )
     """Stop after this many epochs without a lower validation loss; 0 disables it."""
-    device: str = "auto"
+    device: str = option("auto", DEVICES_HELP, resumed=True, form=Form(9))
     """auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps."""
-    deterministic: bool = False
+    deterministic: bool = option(False, "deterministic kernels (slower on CUDA)")
     """Ask torch for deterministic kernels (slower on CUDA)."""
-    amp: bool = True
+    amp: bool = option(
+        True, "float32 throughout (no bf16/fp16 autocast on CUDA or bf16 on a capable CPU)"
+    )
     """Mixed precision: on CUDA bf16 where supported, else fp16 with a scaler; on a CPU with
     native bf16 (AVX512-BF16, AMX) bf16 autocast, about 2x faster there."""
-    num_workers: int = 2
+    num_workers: int = option(2, "loader worker processes, albumentations backend", resumed=True)
     """DataLoader worker processes for the albumentations backend."""
 
     @staticmethod
-    def warmup_for(epochs: int, wanted: int = warmup_epochs) -> int:
+    def warmup_for(epochs: int, wanted: int | None = None) -> int:
         """The warm-up ``wanted`` (the default unless given), cut to the run's length, so that a
-        1-epoch run needs no warm-up option (the CLI, the TUI form and sweep grids use it)."""
-        return max(0, min(wanted, epochs))
+        1-epoch run needs no warm-up option (:func:`with_values` applies it for every surface)."""
+        return max(0, min(TrainConfig.warmup_epochs if wanted is None else wanted, epochs))
 
     def validate(self) -> None:
         _positive_int("epochs", self.epochs, 1, 10_000)
@@ -262,11 +452,53 @@ class RunConfig:
             model_raw["widths"] = tuple(model_raw["widths"])
             for name, value in MODEL_FIELDS_BEFORE_THEY_EXISTED.items():
                 model_raw.setdefault(name, value)
-        return cls(
-            data=_build(DataConfig, raw.get("data", {}), "data"),
-            model=_build(ModelConfig, model_raw, "model"),
-            train=_build(TrainConfig, raw.get("train", {}), "train"),
-        )
+        sections = {name: raw.get(name, {}) for name in SECTIONS} | {"model": model_raw}
+        return cls(**{name: _build(kind, sections[name], name) for name, kind in SECTIONS.items()})
+
+
+SECTIONS: dict[str, type[Any]] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+"""RunConfig's sections and their classes. Everything that walks the option table, builds a
+config from named values or reads one from JSON looks the classes up here, so a section
+extended with a field (a subclass put in its place) reaches every surface at once."""
+
+
+def offered_fields() -> list[OfferedField]:
+    """The option table: every field a user can set, section by section in declaration order."""
+    return [
+        OfferedField(section, f.name, str(f.type), f.default, f.metadata[OPTION])
+        for section, kind in SECTIONS.items()
+        for f in dataclasses.fields(kind)
+        if OPTION in f.metadata
+    ]
+
+
+def offered_field(name: str) -> OfferedField | None:
+    """The option-table row of field ``name``; None for an internal field (or no field)."""
+    return next((f for f in offered_fields() if f.name == name), None)
+
+
+def option_name(field_name: str) -> str:
+    """What a user typed to set ``field_name``: its CLI option, else the field's own name."""
+    offered = offered_field(field_name)
+    return offered.flag if offered is not None else field_name
+
+
+def with_values(base: RunConfig | None, values: Mapping[str, Any]) -> RunConfig:
+    """``base`` (None: the defaults) with the fields named in ``values`` set; not validated.
+
+    The warm-up follows the run's length unless it is set too (:meth:`TrainConfig.warmup_for`),
+    so that ``--epochs 1``, a form's epochs of 1 and a grid's ``epochs=1`` all just work."""
+    section_of = {f.name: s for s, kind in SECTIONS.items() for f in dataclasses.fields(kind)}
+    changes: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
+    for name, value in values.items():
+        changes[section_of[name]][name] = value
+    train = changes["train"]
+    if "epochs" in train and "warmup_epochs" not in train:
+        wanted = base.train.warmup_epochs if base is not None else None
+        train["warmup_epochs"] = TrainConfig.warmup_for(train["epochs"], wanted)
+    if base is None:
+        return RunConfig(**{s: kind(**changes[s]) for s, kind in SECTIONS.items()})
+    return RunConfig(**{s: dataclasses.replace(getattr(base, s), **changes[s]) for s in SECTIONS})
 
 
 def _build(kind: type[Any], raw: dict[str, Any], section: str) -> Any:

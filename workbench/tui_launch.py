@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.config import RunConfig
+from workbench.config import RunConfig, offered_field
 from workbench.engine.events import (
     CheckpointSaved,
     EpochEnd,
@@ -43,35 +43,27 @@ STALE_HEARTBEAT_S = 120.0
 """A running run whose process is gone, or silent this long, is shown as lost."""
 
 
-def train_argv(config: RunConfig, run_dir: Path, *, resume: bool = False) -> list[str]:
-    """The ``workbench train`` command line for ``config`` writing into ``run_dir``."""
+def train_argv(run_dir: Path, *, config_file: Path | None = None) -> list[str]:
+    """The ``workbench train`` command line writing into ``run_dir``: a new run from
+    ``config_file`` (see :func:`new_run`), or, without one, the stopped run resumed."""
     argv = [sys.executable, "-m", "workbench", "train", "--run-dir", str(run_dir)]
-    if resume:
+    if config_file is None:
         return [*argv, "--resume"]
-    data, train, model = config.data, config.train, config.model
-    if data.data:
-        argv += ["--data", data.data]
-    if data.cache_dir:
-        argv += ["--cache-dir", data.cache_dir]
-    argv += [
-        "--image-size", str(data.image_size),
-        "--epochs", str(train.epochs),
-        "--batch-size", str(train.batch_size),
-        "--lr", repr(train.lr),
-        "--optimizer", train.optimizer,
-        "--schedule", train.schedule,
-        "--loss", train.loss,
-        "--augment", data.augment,
-        "--seed", str(data.seed),
-        "--device", train.device,
-        "--widths", ",".join(str(w) for w in model.widths),
-        "--convs-per-stage", str(model.convs_per_stage),
-        "--stem", str(model.stem),
-        "--residual" if model.residual else "--no-residual",
-        "--squeeze-excite" if model.squeeze_excite else "--no-squeeze-excite",
-        "--dropout", repr(model.dropout),
-    ]  # fmt: skip
-    return argv
+    return [*argv, "--config", str(config_file)]
+
+
+def new_run(runs_root: Path, config: RunConfig) -> tuple[Path, list[str]]:
+    """A fresh run directory named like the CLI's, with ``config`` written into it as its
+    config.json, and the command line that trains it (``workbench train`` takes a --run-dir
+    that holds nothing but the config.json its --config names). Uses the engine's naming and
+    atomic writer, so the engine must be loaded."""
+    from workbench.engine.atomic import atomic_write_text
+    from workbench.engine.runs import CONFIG, create_run_dir, new_run_id
+
+    run_dir = create_run_dir(runs_root, new_run_id(config.data))
+    config_file = run_dir / CONFIG
+    atomic_write_text(config_file, config.to_json() + "\n")
+    return run_dir, train_argv(run_dir, config_file=config_file)
 
 
 def sweep_argv(
@@ -84,21 +76,13 @@ def sweep_argv(
     image_size: int,
 ) -> list[str]:
     """The ``workbench sweep`` command line for a grid (its folder goes under ``runs_root``)."""
+    values = {"data": data, "cache_dir": cache_dir, "epochs": epochs, "image_size": image_size}
     argv = [sys.executable, "-m", "workbench", "sweep", "--grid", *grid]
-    if data:
-        argv += ["--data", data]
-    if cache_dir:
-        argv += ["--cache-dir", cache_dir]
-    return [*argv, "--epochs", str(epochs), "--image-size", str(image_size),
-            "--runs-root", str(runs_root)]  # fmt: skip
-
-
-def new_run_dir(runs_root: Path, config: RunConfig) -> Path:
-    """Create a fresh, empty run directory named like the CLI's (``workbench train`` accepts an
-    empty ``--run-dir``). Uses the engine's naming, so the engine must be loaded."""
-    from workbench.engine.runs import create_run_dir, new_run_id
-
-    return create_run_dir(runs_root, new_run_id(config.data))
+    for name, value in values.items():
+        offered = offered_field(name)
+        if value not in (None, "") and offered is not None:
+            argv += [offered.flag, offered.text(value)]
+    return [*argv, "--runs-root", str(runs_root)]
 
 
 def launch_log_path(run_dir: Path) -> Path:

@@ -94,6 +94,11 @@ async def test_sweep_form_refuses_bad_values(make_app) -> None:  # type: ignore[
         assert isinstance(app.screen, SweepFormScreen)
         request = app.screen.request()
         assert "residual=on,off" in request.grid and request.runs == 2 * 2  # × loss=ce,focal
+        app.screen.query_one("#g-size", Input).value = "100"  # the config's own check
+        await pilot.press("ctrl+s")
+        assert "size must be one of (64, 128, 256), got 100" in str(
+            app.screen.query_one("#sweep-error", Static).render()
+        )
         await pilot.press("escape")
         assert app.screen.id == "runs"
 

@@ -66,6 +66,8 @@ async def test_start_run_from_form_and_plot_it(make_app, runs_root: Path) -> Non
         assert screen.query_one("#plot-batch", MetricPlot).series[0][1]
         config = (state.run_dir / "config.json").read_text()
         assert '"image_size": 64' in config and '"widths": [\n      8,\n      16\n    ]' in config
+        # launched with --config run_dir/config.json: the run replaced it with its own, in full
+        assert '"classes": [' in config and '"split_fingerprint": ' in config
 
 
 async def test_stop_then_resume(make_app) -> None:  # type: ignore[no-untyped-def]

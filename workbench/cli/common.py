@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from workbench.config import AUGMENT_BACKENDS, IMAGE_SIZES, DataConfig
+from workbench.config import DataConfig, option_name, with_values
 from workbench.engine.jsonable import json_ready
 from workbench.engine.progress import ProgressFn
 from workbench.errors import ConfigError, UsageError
@@ -46,55 +47,25 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return text + " (default: %(default)s)"
 
 
-def add_data_options(
-    parser: argparse.ArgumentParser, *, image_size: bool = True, augment: bool = False
-) -> None:
-    """The options that choose and prepare the data set, shared by every data command."""
-    defaults = DataConfig()
-    group = parser.add_argument_group("data")
-    group.add_argument(
-        "--data",
-        metavar="DIR|ZIP",
-        default=None,
-        help="image folder with one sub-folder per class, or a .zip of one "
-        "(default: the built-in demo set)",
-    )
-    group.add_argument(
-        "--seed", type=int, default=defaults.seed, help="seed of random, numpy and torch"
-    )
-    if image_size:
-        group.add_argument(
-            "--image-size",
-            type=int,
-            choices=IMAGE_SIZES,
-            default=defaults.image_size,
-            help="images are resized to SIZE x SIZE",
-        )
-    if augment:
-        group.add_argument(
-            "--augment",
-            choices=AUGMENT_BACKENDS,
-            default=defaults.augment,
-            help="training augmentation backend",
-        )
-    group.add_argument(
-        "--cache-dir",
-        metavar="DIR",
-        default=None,
-        help="where decoded images are cached (default: the user's cache folder)",
-    )
+def add_data_options(parser: argparse.ArgumentParser, *more: str) -> None:
+    """The options that choose and prepare the data set (and the fields ``more``), shared by
+    the data commands; derived from the config's option table."""
+    from workbench.cli.options import add_config_options
+
+    add_config_options(parser, [*DATA_OPTIONS, *more])
+
+
+DATA_OPTIONS = ("data", "seed", "image_size", "cache_dir")
+"""The fields every data command offers (train and sweep offer the whole table)."""
+DATA_SECTION = tuple(f.name for f in dataclasses.fields(DataConfig))
 
 
 def data_config_from_args(args: argparse.Namespace) -> DataConfig:
     """Build and validate the DataConfig that the data options describe (UsageError naming the
     option on failure)."""
-    config = DataConfig(
-        data=args.data,
-        image_size=getattr(args, "image_size", DataConfig.image_size),
-        seed=args.seed,
-        augment=getattr(args, "augment", DataConfig.augment),
-        cache_dir=args.cache_dir,
-    )
+    from workbench.cli.options import given_values
+
+    config = with_values(None, given_values(args, DATA_SECTION)).data
     with options_named():
         config.validate()
     return config
@@ -103,11 +74,11 @@ def data_config_from_args(args: argparse.Namespace) -> DataConfig:
 @contextmanager
 def options_named() -> Iterator[None]:
     """A ConfigError raised inside becomes the UsageError the CLI prints: the field named as the
-    option a user typed (``batch_size`` -> ``--batch-size``)."""
+    option a user typed (``batch_size`` -> ``--batch-size``, from the config's option table)."""
     try:
         yield
     except ConfigError as error:
-        raise UsageError(f"--{error.field.replace('_', '-')}: {error.message}") from None
+        raise UsageError(f"{option_name(error.field)}: {error.message}") from None
 
 
 def _existing_ancestor(path: Path) -> Path | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 from typing import Any
 
@@ -13,11 +12,9 @@ from workbench.cli.common import (
     check_file_option,
     data_config_from_args,
     emit_json,
-    options_named,
     out_console,
     progress_bar,
 )
-from workbench.config import RESIZE_MODES, DataConfig
 
 HELP = "counts per class and split, the split fingerprint, split.csv"
 DESCRIPTION = """\
@@ -32,13 +29,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = sub.add_parser(
         "split", help=HELP, description=DESCRIPTION, formatter_class=HelpFormatter
     )
-    add_data_options(parser)
-    parser.add_argument(
-        "--resize",
-        choices=RESIZE_MODES,
-        default=DataConfig.resize,
-        help="how images become square: stretch, centre crop or letterbox",
-    )
+    add_data_options(parser, "resize")
     parser.add_argument(
         "--out",
         metavar="CSV",
@@ -62,9 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.engine.split import split_dataset, write_manifest
 
     check_file_option("--out", args.out)
-    config = dataclasses.replace(data_config_from_args(args), resize=args.resize)
-    with options_named():
-        config.validate()
+    config = data_config_from_args(args)
     started = time.perf_counter()
     with progress_bar() as progress:
         if args.no_decode:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -24,26 +25,39 @@ from workbench.cli.common import (
     out_console,
 )
 from workbench.cli.train import add_run_options, config_from_args
+from workbench.config import offered_fields
 from workbench.errors import UsageError
 
 HELP = "hyper-parameter sweep: every combination of a grid as runs, comparison plots"
 DESCRIPTION = """\
 Train one run per combination of the grid, one after the other, under one sweep folder.
 Grid items are NAME=V1,V2,... with NAME one of the `workbench train` options:
-lr, loss, batch-size, epochs, optimizer, schedule, weight-decay, warmup-epochs,
-grad-clip, label-smoothing, focal-gamma, dropout, convs-per-stage, stem, residual,
-squeeze-excite (on,off), image-size, augment, resize, seed. Options below set
-everything the grid does not vary.
+{names}.
+Options below set everything the grid does not vary.
 
 A stopped sweep continues where it stopped when the same command is run again
 (or `workbench sweep --sweep-dir DIR` without --grid).
 """
+
+
+def description() -> str:
+    """The help's description, naming every hyper-parameter a grid may vary (from the config's
+    option table, which needs no torch: the help stays fast)."""
+    names = [
+        f"{f.spelled} (on,off)" if f.annotation == "bool" else f.spelled
+        for f in offered_fields()
+        if f.option.sweep
+    ]
+    wrapped = textwrap.fill(", ".join(names), width=88, break_on_hyphens=False)
+    return DESCRIPTION.format(names=wrapped)
+
+
 EXIT_STOPPED = 130
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = sub.add_parser(
-        "sweep", help=HELP, description=DESCRIPTION, formatter_class=HelpFormatter
+        "sweep", help=HELP, description=description(), formatter_class=HelpFormatter
     )
     parser.add_argument(
         "--grid",

@@ -9,7 +9,6 @@ status ``stopped``; continue with ``workbench train --run-dir DIR --resume``).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import time
 from pathlib import Path
@@ -17,27 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.cli.common import (
     HelpFormatter,
-    add_data_options,
     check_folder_option,
-    data_config_from_args,
     emit_json,
     err_console,
     options_named,
     out_console,
     progress_bar,
 )
-from workbench.config import (
-    LOSSES,
-    OPTIMIZERS,
-    RESIZE_MODES,
-    SCHEDULES,
-    DataConfig,
-    ModelConfig,
-    RunConfig,
-    TrainConfig,
-    check_data_path,
-)
-from workbench.engine.timefmt import duration_text as _duration
+from workbench.cli.options import add_config_options, given_values, resumed_options
+from workbench.config import RunConfig, check_data_path, offered_fields, with_values
+from workbench.engine.timefmt import duration_text
 from workbench.errors import RunBusyError, UsageError
 
 if TYPE_CHECKING:
@@ -63,104 +51,13 @@ EXIT_STOPPED = 130
 EXIT_FAILED = 1
 
 
-def _int_list(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in text.replace(" ", "").split(",") if part)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected integers like 16,32,64, got {text!r}") from None
-
-
 def add_run_options(parser: argparse.ArgumentParser, *, resumable: bool = False) -> None:
-    """Every option that sets a RunConfig field (data, training, model); shared with sweep.
+    """Every option that sets a RunConfig field (data, model, training), derived from the
+    config's option table; shared with sweep.
 
     ``resumable``: the help says which options a resumed run takes from its own config.
     """
-    add_data_options(parser, augment=True)
-    parser.add_argument(
-        "--resize",
-        choices=RESIZE_MODES,
-        default=DataConfig.resize,
-        help="how images become square: stretch, centre crop or letterbox",
-    )
-    t, m = TrainConfig(), ModelConfig()
-    train = parser.add_argument_group("training")
-    train.add_argument("--epochs", type=int, default=t.epochs, help="passes over the train split")
-    train.add_argument("--batch-size", type=int, default=t.batch_size, help="images per step")
-    train.add_argument("--lr", type=float, default=t.lr, help="peak learning rate")
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default=t.optimizer, help="optimizer")
-    train.add_argument(
-        "--schedule", choices=SCHEDULES, default=t.schedule, help="lr schedule, stepped per batch"
-    )
-    train.add_argument(
-        "--warmup-epochs",
-        type=int,
-        default=None,
-        help=f"cosine warm-up epochs (default: {t.warmup_epochs}, at most --epochs)",
-    )
-    train.add_argument("--weight-decay", type=float, default=t.weight_decay, help="weight decay")
-    train.add_argument(
-        "--grad-clip", type=float, default=t.grad_clip, help="max gradient norm (0: off)"
-    )
-    train.add_argument("--loss", choices=LOSSES, default=t.loss, help="loss function")
-    train.add_argument(
-        "--label-smoothing", type=float, default=t.label_smoothing, help="ε of label_smoothing"
-    )
-    train.add_argument("--focal-gamma", type=float, default=t.focal_gamma, help="γ of focal")
-    train.add_argument(
-        "--early-stopping",
-        type=int,
-        default=t.early_stopping,
-        metavar="EPOCHS",
-        help="stop after this many epochs without a lower val loss (0: off)",
-    )
-    train.add_argument(
-        "--device",
-        default=None,
-        help="auto (CUDA, then MPS, then CPU), cpu, cuda[:N], mps (default: auto"
-        + ("; with --resume: the run's own)" if resumable else ")"),
-    )
-    train.add_argument(
-        "--deterministic", action="store_true", help="deterministic kernels (slower on CUDA)"
-    )
-    train.add_argument(
-        "--no-amp",
-        action="store_true",
-        help="float32 throughout (no bf16/fp16 autocast on CUDA or bf16 on a capable CPU)",
-    )
-    train.add_argument(
-        "--num-workers",
-        type=int,
-        default=None,
-        help=f"loader worker processes, albumentations backend (default: {t.num_workers}"
-        + ("; with --resume: the run's own)" if resumable else ")"),
-    )
-    model = parser.add_argument_group("model")
-    model.add_argument(
-        "--widths",
-        type=_int_list,
-        default=m.widths,
-        metavar="C1,C2,...",
-        help=f"channels of each stage (default: {','.join(map(str, m.widths))})",
-    )
-    model.add_argument(
-        "--convs-per-stage", type=int, default=m.convs_per_stage, help="conv blocks per stage"
-    )
-    model.add_argument(
-        "--stem", type=int, default=m.stem, help="channels of a stride-2 3x3 conv first (0: none)"
-    )
-    model.add_argument(
-        "--residual",
-        action=argparse.BooleanOptionalAction,
-        default=m.residual,
-        help="each stage's convs as one residual unit (skip connection)",
-    )
-    model.add_argument(
-        "--squeeze-excite",
-        action=argparse.BooleanOptionalAction,
-        default=m.squeeze_excite,
-        help="a squeeze-and-excitation channel gate after each stage's convs",
-    )
-    model.add_argument("--dropout", type=float, default=m.dropout, help="dropout before the head")
+    add_config_options(parser, resumable=resumable)
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -182,7 +79,14 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "--resume",
         action="store_true",
         help="continue the stopped run in --run-dir with its own config "
-        "(--device, --num-workers and --data still apply)",
+        f"({', '.join(resumed_options())} still apply)",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        default=None,
+        help="start from this config.json (a run's own, say); options given with it override "
+        "its values",
     )
     parser.add_argument(
         "--json", action="store_true", help="print the summary as one JSON document on stdout"
@@ -191,45 +95,26 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """The RunConfig the options describe; ConfigError names the option on failure."""
-    data = data_config_from_args(args)
-    if data.data is not None:
-        data = dataclasses.replace(data, data=str(Path(data.data).expanduser().resolve()))
-    data = dataclasses.replace(data, resize=args.resize)
-    config = RunConfig(
-        data=data,
-        model=ModelConfig(
-            widths=tuple(args.widths),
-            convs_per_stage=args.convs_per_stage,
-            dropout=args.dropout,
-            stem=args.stem,
-            residual=args.residual,
-            squeeze_excite=args.squeeze_excite,
-        ),
-        train=TrainConfig(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            optimizer=args.optimizer,
-            schedule=args.schedule,
-            warmup_epochs=(
-                TrainConfig.warmup_for(args.epochs)
-                if args.warmup_epochs is None
-                else args.warmup_epochs
-            ),
-            weight_decay=args.weight_decay,
-            grad_clip=args.grad_clip,
-            loss=args.loss,
-            label_smoothing=args.label_smoothing,
-            focal_gamma=args.focal_gamma,
-            early_stopping=args.early_stopping,
-            device=args.device or TrainConfig.device,
-            deterministic=args.deterministic,
-            amp=not args.no_amp,
-            num_workers=TrainConfig.num_workers if args.num_workers is None else args.num_workers,
-        ),
-    )
-    return _validated(config)
+    """The RunConfig the options describe: the options given, over ``--config FILE``'s values
+    when given, else over the defaults. UsageError naming the option (or the file) on failure."""
+    values = given_values(args)
+    if values.get("data") is not None:
+        values["data"] = str(Path(values["data"]).expanduser().resolve())
+    base = read_config_file(args.config) if getattr(args, "config", None) else None
+    with options_named():
+        return with_values(base, values).validate()
+
+
+def read_config_file(path: str) -> RunConfig:
+    """The RunConfig in a config.json, read and checked as a run directory's is (every
+    section and field, types included); UsageError naming the file and the problem."""
+    from workbench.engine.runs import config_from_document, read_json_object
+    from workbench.errors import RunFileError
+
+    try:
+        return config_from_document(read_json_object(Path(path)), Path(path))
+    except RunFileError as error:
+        raise UsageError(f"--config {path}: {error.problem}") from None
 
 
 def _validated(config: RunConfig) -> RunConfig:
@@ -246,27 +131,24 @@ def _resume_config(args: argparse.Namespace, run_dir: Path) -> RunConfig:
     status = run.status()
     if status is not None and status.state == "finished":
         raise UsageError(f"{run_dir}: this run has finished; nothing to resume")
-    config = run.config()
-    data = config.data
-    if args.data is not None:
-        data = dataclasses.replace(data, data=str(Path(args.data).expanduser().resolve()))
-    if args.cache_dir is not None:
-        data = dataclasses.replace(data, cache_dir=args.cache_dir)
-    train = config.train
-    if args.device is not None:
-        train = dataclasses.replace(train, device=args.device)
-    if args.num_workers is not None:
-        train = dataclasses.replace(train, num_workers=args.num_workers)
-    return _validated(dataclasses.replace(config, data=data, train=train))
+    local = given_values(args, (f.name for f in offered_fields() if f.option.resumed))
+    if local.get("data") is not None:
+        local["data"] = str(Path(local["data"]).expanduser().resolve())
+    return _validated(with_values(run.config(), local))
 
 
-def _claim_new(run_dir: Path) -> RunLock:
-    """Lock an empty (or new) ``--run-dir``; refuse one that holds anything but its lock,
+def _claim_new(run_dir: Path, config_file: str | None) -> RunLock:
+    """Lock an empty (or new) ``--run-dir``; refuse one that holds anything but its lock (and
+    the config.json that ``--config`` names: the TUI writes a run's config there to launch it),
     saying so when another process is training into it."""
-    from workbench.engine.runs import LOCK, RunLock, lock_holder, run_is_live
+    from workbench.engine.runs import CONFIG, LOCK, RunLock, lock_holder, run_is_live
+
+    allowed = {LOCK}
+    if config_file is not None and Path(config_file).resolve() == (run_dir / CONFIG).resolve():
+        allowed.add(CONFIG)
 
     def refuse_if_used() -> None:
-        if run_dir.is_dir() and any(p.name != LOCK for p in run_dir.iterdir()):
+        if run_dir.is_dir() and any(p.name not in allowed for p in run_dir.iterdir()):
             if run_is_live(run_dir):
                 raise RunBusyError(run_dir, lock_holder(run_dir))
             raise UsageError(
@@ -293,6 +175,8 @@ def _claim(args: argparse.Namespace) -> tuple[RunLock, Path, RunConfig]:
     if args.resume:
         if args.run_dir is None:
             raise UsageError("--resume needs --run-dir DIR: the run to continue")
+        if args.config is not None:
+            raise UsageError("--config: a resumed run keeps its own config.json; leave it out")
         run_dir = Path(args.run_dir)
         open_run(run_dir)  # not a run: refused before a lock file is put into the folder
         lock = RunLock.acquire(run_dir)
@@ -304,7 +188,7 @@ def _claim(args: argparse.Namespace) -> tuple[RunLock, Path, RunConfig]:
     config = config_from_args(args)
     if args.run_dir is not None:
         run_dir = Path(args.run_dir)
-        return _claim_new(run_dir), run_dir, config
+        return _claim_new(run_dir, args.config), run_dir, config
     run_dir = create_run_dir(args.runs_root, new_run_id(config.data))
     return RunLock.acquire(run_dir), run_dir, config
 
@@ -431,7 +315,7 @@ class TrainDisplay:
             bars.update(self.epoch_task, total=event.epochs, completed=event.start_epoch, info="")
             bars.update(self.batch_task, total=event.train_batches, completed=0)
         elif isinstance(event, Progress):
-            eta = _duration(event.eta_seconds)
+            eta = duration_text(event.eta_seconds)
             rate = (
                 f"{event.images_per_second:.0f} img/s"
                 if math.isfinite(event.images_per_second)
@@ -532,7 +416,7 @@ def print_summary(summary: dict[str, Any]) -> None:
         f"state [bold]{summary['state']}[/] after {summary['epochs_done']}/{summary['epochs']} "
         f"epochs; best val accuracy [bold]{summary['best_val_accuracy']:.4f}[/] "
         f"at epoch {summary['best_epoch']}; "
-        f"{_duration(summary['seconds'])} total"
+        f"{duration_text(summary['seconds'])} total"
         + (f", {per_epoch:.1f} s/epoch" if per_epoch else "")
         + f" on {summary['device']}",
         highlight=False,

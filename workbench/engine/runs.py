@@ -39,7 +39,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from workbench.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from workbench.config import SECTIONS, DataConfig, RunConfig
 from workbench.engine.atomic import atomic_write_text
 from workbench.engine.epoch_metrics import METRIC_COLUMNS, EpochMetrics
 from workbench.engine.events import (
@@ -274,7 +274,9 @@ class RunRecorder:
 
     def _started(self, event: RunStarted) -> None:
         config_path = self.run_dir / CONFIG
-        if not config_path.exists():
+        # A resumed run keeps its config.json; a new one replaces what a launcher put there
+        # (the config it was started from, without the classes and fingerprint known now).
+        if not (event.resumed and config_path.exists()):
             document = dict(event.config)
             document.update(
                 run_id=event.run_id,
@@ -489,7 +491,7 @@ def read_json_object(path: Path) -> dict[str, Any]:
 def config_from_document(document: dict[str, Any], path: Path) -> RunConfig:
     """The RunConfig in a config document (config.json, a checkpoint's ``config``), checked
     field by field; RunFileError naming ``path`` and the field."""
-    for section, kind in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)):
+    for section, kind in SECTIONS.items():
         raw = document.get(section)
         if not isinstance(raw, dict):
             shown = "missing" if raw is None else f"a JSON {_json_kind(raw)}"
@@ -498,7 +500,7 @@ def config_from_document(document: dict[str, Any], path: Path) -> RunConfig:
         if problem is not None:
             raise RunFileError(path, problem)
     try:
-        return RunConfig.from_dict({k: document[k] for k in ("data", "model", "train")}).validate()
+        return RunConfig.from_dict({k: document[k] for k in SECTIONS}).validate()
     except ConfigError as error:
         raise RunFileError(path, f"{error.field}: {error.message}") from None
 
@@ -749,7 +751,21 @@ def parse_metrics(text: str, path: Path | None = None) -> list[MetricRow]:
 
 
 def is_run_dir(path: str | Path) -> bool:
-    return (Path(path) / CONFIG).is_file()
+    """A folder with a run's config.json. Not yet one that holds only the config a launcher
+    wrote for ``workbench train --config`` (no status.json, no classes): that run has not
+    started (it is preparing its data, or died before it could), as an empty folder has not."""
+    path = Path(path)
+    if not (path / CONFIG).is_file():
+        return False
+    return (path / STATUS).exists() or not _launch_config_only(path / CONFIG)
+
+
+def _launch_config_only(config_path: Path) -> bool:
+    try:
+        document = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False  # a damaged config.json: its run's problem, which the readers report
+    return isinstance(document, dict) and "classes" not in document
 
 
 def open_run(path: str | Path) -> Run:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.config import RunConfig, TrainConfig
+from workbench.config import OfferedField, RunConfig, offered_fields, with_values
 from workbench.engine.atomic import atomic_write_text
 from workbench.engine.cachedir import short_hash
 from workbench.engine.events import Subscriber
@@ -39,48 +39,10 @@ from workbench.errors import ConfigError, RunFileError, UsageError
 SWEEP_FILE = "sweep.json"
 
 
-def on_off(value: str) -> bool:
-    """A yes/no grid value: on/off, true/false, yes/no or 1/0."""
-    words = {"on": True, "true": True, "yes": True, "1": True}
-    words |= {"off": False, "false": False, "no": False, "0": False}
-    try:
-        return words[value.strip().lower()]
-    except KeyError:
-        raise ValueError(value) from None
-
-
-@dataclass(frozen=True)
-class Param:
-    """A hyper-parameter a grid may vary: its RunConfig section, field and type."""
-
-    section: str
-    field: str
-    kind: Callable[[str], Any]
-
-
-PARAMS: dict[str, Param] = {
-    "lr": Param("train", "lr", float),
-    "loss": Param("train", "loss", str),
-    "batch-size": Param("train", "batch_size", int),
-    "epochs": Param("train", "epochs", int),
-    "optimizer": Param("train", "optimizer", str),
-    "schedule": Param("train", "schedule", str),
-    "weight-decay": Param("train", "weight_decay", float),
-    "warmup-epochs": Param("train", "warmup_epochs", int),
-    "grad-clip": Param("train", "grad_clip", float),
-    "label-smoothing": Param("train", "label_smoothing", float),
-    "focal-gamma": Param("train", "focal_gamma", float),
-    "dropout": Param("model", "dropout", float),
-    "convs-per-stage": Param("model", "convs_per_stage", int),
-    "stem": Param("model", "stem", int),
-    "residual": Param("model", "residual", on_off),
-    "squeeze-excite": Param("model", "squeeze_excite", on_off),
-    "image-size": Param("data", "image_size", int),
-    "augment": Param("data", "augment", str),
-    "resize": Param("data", "resize", str),
-    "seed": Param("data", "seed", int),
-}
-"""Grid names (the ``workbench train`` option names without ``--``)."""
+def grid_params() -> dict[str, OfferedField]:
+    """The hyper-parameters a grid may vary, by grid name (the ``workbench train`` option
+    without ``--``): the option table's fields marked ``sweep``."""
+    return {f.spelled: f for f in offered_fields() if f.option.sweep}
 
 
 def _canonical(name: str) -> str:
@@ -121,9 +83,10 @@ def parse_grid(items: Sequence[str]) -> Grid:
         name = _canonical(name)
         if not sep or not name:
             raise UsageError(f"--grid: {token!r} is not NAME=V1,V2,...")
-        if name not in PARAMS:
+        params = grid_params()
+        if name not in params:
             raise UsageError(
-                f"--grid: unknown hyper-parameter {name!r}; one of {', '.join(PARAMS)}"
+                f"--grid: unknown hyper-parameter {name!r}; one of {', '.join(params)}"
             )
         if name in dict(axes):
             raise UsageError(f"--grid: {name} is given twice")
@@ -138,31 +101,19 @@ def parse_grid(items: Sequence[str]) -> Grid:
 
 
 def _convert(name: str, value: str) -> Any:
-    kind = PARAMS[name].kind
+    param = grid_params()[name]
     try:
-        return kind(value)
+        return param.kind.parse(value)
     except ValueError:
-        what = {int: "an integer", float: "a number", on_off: "on or off"}.get(kind, "valid")
-        raise UsageError(f"--grid: {name}={value!r} is not {what}") from None
+        raise UsageError(f"--grid: {name}={value!r} is not {param.kind.what}") from None
 
 
 def apply_params(base: RunConfig, params: dict[str, str]) -> RunConfig:
     """``base`` with the given hyper-parameters set, validated (UsageError names the one)."""
-    sections: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
-    for name, value in params.items():
-        param = PARAMS[name]
-        sections[param.section][param.field] = _convert(name, value)
-    if "epochs" in params and "warmup-epochs" not in params:
-        # A run shorter than the warm-up gets a shorter one, as `workbench train --epochs 1` does.
-        train = sections["train"]
-        train["warmup_epochs"] = TrainConfig.warmup_for(train["epochs"], base.train.warmup_epochs)
-    config = RunConfig(
-        data=dataclasses.replace(base.data, **sections["data"]),
-        model=dataclasses.replace(base.model, **sections["model"]),
-        train=dataclasses.replace(base.train, **sections["train"]),
-    )
+    fields = grid_params()
+    values = {fields[name].name: _convert(name, value) for name, value in params.items()}
     try:
-        return config.validate()
+        return with_values(base, values).validate()
     except ConfigError as error:
         shown = " ".join(f"{k}={v}" for k, v in params.items())
         raise UsageError(f"--grid: {shown}: {error}") from None

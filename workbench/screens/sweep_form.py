@@ -16,7 +16,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from workbench.errors import UsageError
+from workbench.config import with_values
+from workbench.errors import ConfigError, UsageError
 
 GRID_FIELDS = (
     ("lr", "1e-3,3e-3"),
@@ -90,10 +91,11 @@ class SweepFormScreen(ModalScreen[SweepRequest | None]):
             size = int(self.query_one("#g-size", Input).value)
         except ValueError:
             raise UsageError("epochs and size must be whole numbers") from None
-        if not 1 <= epochs <= 10_000:
-            raise UsageError(f"epochs must be in 1..10000, got {epochs}")
-        if size not in (64, 128, 256):
-            raise UsageError(f"size must be 64, 128 or 256, got {size}")
+        try:  # the config's own checks, worded as the form labels them
+            with_values(None, {"epochs": epochs, "image_size": size}).validate()
+        except ConfigError as error:
+            label = {"image_size": "size"}.get(error.field, error.field)
+            raise UsageError(f"{label} {error.message}") from None
         return SweepRequest(tuple(grid.to_text()), epochs, size, len(grid.combinations()))
 
     def action_submit(self) -> None:

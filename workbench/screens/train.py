@@ -23,18 +23,15 @@ from textual.widgets import Input, Label, ProgressBar, RichLog, Select, Static
 
 from workbench import tui_launch
 from workbench.config import (
-    AUGMENT_BACKENDS,
-    IMAGE_SIZES,
-    LOSSES,
-    OPTIMIZERS,
-    SCHEDULES,
-    DataConfig,
+    Form,
     ModelConfig,
+    OfferedField,
     RunConfig,
-    TrainConfig,
+    offered_fields,
+    with_values,
 )
 from workbench.engine.runs import EVENTS, run_is_live
-from workbench.engine.timefmt import duration_text as _duration
+from workbench.engine.timefmt import duration_text
 from workbench.errors import ConfigError, UsageError
 from workbench.screens.base import WorkbenchScreen
 from workbench.widgets.plots import MetricPlot
@@ -46,34 +43,31 @@ BATCH_PLOT_SECONDS = 2.0
 ON_OFF = ("on", "off")
 """A yes/no field's choices: Select treats ``False`` as its blank, so booleans go as words."""
 
-# field id -> (config section, attribute, kind); kind: int, float, str, "widths", ON_OFF, or a
-# tuple of choices.
-FIELDS: dict[str, tuple[str, str, Any]] = {
-    "image_size": ("data", "image_size", IMAGE_SIZES),
-    "epochs": ("train", "epochs", int),
-    "batch_size": ("train", "batch_size", int),
-    "lr": ("train", "lr", float),
-    "optimizer": ("train", "optimizer", OPTIMIZERS),
-    "schedule": ("train", "schedule", SCHEDULES),
-    "loss": ("train", "loss", LOSSES),
-    "augment": ("data", "augment", AUGMENT_BACKENDS),
-    "seed": ("data", "seed", int),
-    "device": ("train", "device", str),
-    "widths": ("model", "widths", "widths"),
-    "convs_per_stage": ("model", "convs_per_stage", int),
-    "stem": ("model", "stem", int),
-    "residual": ("model", "residual", ON_OFF),
-    "squeeze_excite": ("model", "squeeze_excite", ON_OFF),
-    "dropout": ("model", "dropout", float),
-}
-LABELS = {
-    "image_size": "size",
-    "batch_size": "batch",
-    "convs_per_stage": "convs",
-    "squeeze_excite": "SE gate",
-}
-MODEL_FIELDS = {name for name, (section, _, _) in FIELDS.items() if section == "model"}
-"""The fields the model summary depends on (with the image size)."""
+
+def form_fields() -> list[OfferedField]:
+    """The form's fields in their order: the option table's fields that have a place on it."""
+    return sorted(
+        (f for f in offered_fields() if f.option.form is not None), key=lambda f: _place(f).order
+    )
+
+
+def _place(offered: OfferedField) -> Form:
+    assert offered.option.form is not None, offered.name
+    return offered.option.form
+
+
+def label_of(offered: OfferedField) -> str:
+    return _place(offered).label or offered.name
+
+
+def is_select(offered: OfferedField) -> bool:
+    """Chosen from a list (choices, or on/off) rather than typed."""
+    return offered.option.choices is not None or offered.annotation == "bool"
+
+
+def model_fields() -> set[str]:
+    """The form fields the model summary depends on (with the image size)."""
+    return {f.name for f in form_fields() if f.section == "model"}
 
 
 def form_errors(
@@ -87,7 +81,8 @@ def form_errors(
     try:
         config.validate()
     except ConfigError as error:
-        return None, {error.field if error.field in FIELDS else "epochs": error.message}
+        names = {f.name for f in form_fields()}
+        return None, {error.field if error.field in names else "epochs": error.message}
     return config, {}
 
 
@@ -96,46 +91,24 @@ def parse_fields(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]
     bad fields are marked at once: the good values, and the message of each bad one."""
     parsed: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    for name, (_section, _attr, kind) in FIELDS.items():
-        raw = values.get(name)
-        try:
-            if kind is int:
-                value: Any = int(str(raw).strip())
-            elif kind is float:
-                value = float(str(raw).strip())
-            elif kind is str:
-                value = str(raw).strip()
-            elif kind == "widths":
-                value = tuple(int(part) for part in str(raw).replace(" ", "").split(",") if part)
-            elif kind == ON_OFF:
-                value = raw == "on"
-            else:
-                value = raw
-        except ValueError:
-            what = {int: "a whole number", float: "a number"}.get(kind, "channels like 16,32,64")
-            errors[name] = f"not {what}: {raw!r}"
+    for offered in form_fields():
+        raw = values.get(offered.name)
+        try:  # a Select's value is the choice itself; on/off and typed text are parsed
+            chosen = offered.option.choices is not None
+            value = raw if chosen else offered.parse(str(raw))
+            _config({offered.name: value}, None, None).validate()
+        except ValueError as error:
+            errors[offered.name] = str(error)
             continue
-        try:
-            _config({name: value}, None, None).validate()
         except ConfigError as error:
-            errors[name] = error.message
+            errors[offered.name] = error.message
             continue
-        parsed[name] = value
+        parsed[offered.name] = value
     return parsed, errors
 
 
 def _config(values: dict[str, Any], data: str | None, cache_dir: str | None) -> RunConfig:
-    def section(name: str) -> dict[str, Any]:
-        return {FIELDS[k][1]: v for k, v in values.items() if FIELDS[k][0] == name}
-
-    train = section("train")
-    if "epochs" in train:  # the form has no warm-up field: the CLI's default rule
-        train["warmup_epochs"] = TrainConfig.warmup_for(train["epochs"])
-    return RunConfig(
-        data=DataConfig(data=data, cache_dir=cache_dir, **section("data")),
-        model=ModelConfig(**section("model")),
-        train=TrainConfig(**train),
-    )
+    return with_values(None, {**values, "data": data, "cache_dir": cache_dir})
 
 
 class TrainScreen(WorkbenchScreen):
@@ -170,6 +143,8 @@ plots (two at a time).
     def __init__(self) -> None:
         super().__init__(id="train")
         self.title = "Train"
+        self.fields = form_fields()
+        self.names = [f.name for f in self.fields]
         self.tail: tui_launch.RunTail | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.errors: dict[str, str] = {}
@@ -183,27 +158,23 @@ plots (two at a time).
 
     # ---- layout -------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
-        defaults = RunConfig()
         with Horizontal(id="train-body"):
             with VerticalScroll(id="train-form"):
                 yield Static("Run", classes="title")
-                for name, (section, attr, kind) in FIELDS.items():
-                    value = getattr(getattr(defaults, section), attr)
-                    if name == "widths":
-                        value = ",".join(str(w) for w in value)
-                    elif kind == ON_OFF:
-                        value = "on" if value else "off"
+                for offered in self.fields:
+                    name = offered.name
                     with Horizontal(classes="field"):
-                        yield Label(LABELS.get(name, name), classes="field-label")
-                        if isinstance(kind, tuple):
+                        yield Label(label_of(offered), classes="field-label")
+                        if is_select(offered):
+                            listed = offered.option.choices is not None
                             yield Select(
-                                [(str(c), c) for c in kind],
-                                value=value,
+                                [(str(c), c) for c in offered.option.choices or ON_OFF],
+                                value=offered.default if listed else offered.text(offered.default),
                                 allow_blank=False,
                                 id=f"f-{name}",
                             )
                         else:
-                            yield Input(str(value), id=f"f-{name}", compact=True)
+                            yield Input(offered.text(offered.default), id=f"f-{name}", compact=True)
                     yield Static("", id=f"e-{name}", classes="field-error")
                 yield Static("", id="form-status")
                 yield Static("s start · x stop · r resume", classes="muted")
@@ -247,7 +218,7 @@ plots (two at a time).
     # ---- form ---------------------------------------------------------------------------
     def form_values(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
-        for name in FIELDS:
+        for name in self.names:
             widget = self.query_one(f"#f-{name}")
             values[name] = widget.value if isinstance(widget, (Input, Select)) else None
         return values
@@ -256,7 +227,7 @@ plots (two at a time).
         """Mark invalid fields inline; the valid config or None."""
         config, errors = form_errors(self.form_values(), self.wb.data_path, self.wb.cache_dir)
         self.errors, self.config = errors, config
-        for name in FIELDS:
+        for name in self.names:
             self.query_one(f"#f-{name}").set_class(name in errors, "-invalid")
             self.query_one(f"#e-{name}", Static).update(errors.get(name, ""))
             self.query_one(f"#e-{name}").display = name in errors
@@ -266,18 +237,18 @@ plots (two at a time).
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.validate_form()
-        if event.input.id in {f"f-{name}" for name in MODEL_FIELDS}:
+        if event.input.id in {f"f-{name}" for name in model_fields()}:
             self.refresh_summary()
 
     def on_select_changed(self, event: Select.Changed) -> None:
         self.validate_form()
-        if event.select.id in {f"f-{name}" for name in MODEL_FIELDS | {"image_size"}}:
+        if event.select.id in {f"f-{name}" for name in model_fields() | {"image_size"}}:
             self.refresh_summary()
 
     def refresh_summary(self) -> None:
         if not self.wb.engine_ready:
             return
-        shaping = MODEL_FIELDS | {"image_size"}
+        shaping = model_fields() | {"image_size"}
         if shaping & set(self.errors):
             self.query_one("#model-summary", Static).update("(fix the model fields)")
             return
@@ -318,7 +289,8 @@ plots (two at a time).
     def action_start(self) -> None:
         config = self.validate_form()
         if config is None:
-            reasons = "; ".join(f"{LABELS.get(k, k)}: {v}" for k, v in self.errors.items())
+            labels = {f.name: label_of(f) for f in self.fields}
+            reasons = "; ".join(f"{labels.get(k, k)}: {v}" for k, v in self.errors.items())
             self.notify(f"Not started. {reasons}", title="Check the form", severity="error")
             return
         if self.tail is not None and self.tail.state.active:
@@ -330,11 +302,11 @@ plots (two at a time).
             self.notify("The engine is still loading; try again in a moment.", severity="warning")
             return
         try:
-            run_dir = tui_launch.new_run_dir(self.wb.runs_root, config)
+            run_dir, argv = tui_launch.new_run(self.wb.runs_root, config)
         except (OSError, UsageError) as error:
             self.notify(f"Cannot create the run directory: {error}", severity="error")
             return
-        self.launch(tui_launch.train_argv(config, run_dir), run_dir)
+        self.launch(argv, run_dir)
 
     def action_stop(self) -> None:
         state = self.tail.state if self.tail else None
@@ -354,7 +326,7 @@ plots (two at a time).
                 severity="warning",
             )
             return
-        self.launch(tui_launch.train_argv(RunConfig(), state.run_dir, resume=True), state.run_dir)
+        self.launch(tui_launch.train_argv(state.run_dir), state.run_dir)
 
     def action_plot_page(self) -> None:
         """On short terminals the plots show two at a time: turn the page."""
@@ -445,7 +417,7 @@ plots (two at a time).
             if s.images_per_second:
                 stats.append(f"{s.images_per_second:.0f} img/s")
             if s.active and s.eta_seconds:
-                stats.append(f"ETA {_duration(s.eta_seconds)}")
+                stats.append(f"ETA {duration_text(s.eta_seconds)}")
             if s.device:
                 stats.append(s.device)
             if s.memory:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from workbench.engine.atomic import atomic_write_text
 from workbench.engine.export import new_figure, save_figure
 from workbench.engine.runs import MetricRow
-from workbench.engine.sweep import PARAMS, SweepSummary
+from workbench.engine.sweep import SweepSummary, grid_params
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -28,7 +28,8 @@ def sweep_png(name: str) -> str:
 
 
 def _numeric(name: str) -> bool:
-    return PARAMS[name].kind in (int, float)
+    param = grid_params().get(name)
+    return param is not None and param.annotation in ("int", "float")
 
 
 def summary_text(summary: SweepSummary) -> str:
