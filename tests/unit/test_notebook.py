@@ -50,7 +50,7 @@ def test_no_execute_writes_a_valid_notebook_without_a_kernel(
 
 
 def test_code_cells_call_the_api_and_markdown_carries_the_runs_numbers() -> None:
-    from workbench.engine.export.notebook import notebook_cells
+    from workbench.engine.export.notebook_parts import notebook_cells
 
     sources = _sources()
     cells = notebook_cells(sources)
@@ -66,7 +66,7 @@ def test_code_cells_call_the_api_and_markdown_carries_the_runs_numbers() -> None
 def test_a_full_recipe_has_no_warning(tmp_path: Path) -> None:
     import shutil
 
-    from workbench.engine.export.notebook import recipe_warnings
+    from workbench.engine.export.notebook_parts import recipe_warnings
 
     copy = tmp_path / "full"
     shutil.copytree(tiny_run().run_dir, copy)
@@ -152,7 +152,7 @@ def test_part_k_compares_the_losses_of_sibling_runs(tmp_path: Path) -> None:
 
     from tests.support.tiny_run import tiny_run_config
     from workbench.engine.data import prepare_data
-    from workbench.engine.export.notebook import notebook_cells
+    from workbench.engine.export.notebook_parts import notebook_cells
     from workbench.engine.loop import fit
 
     tiny = tiny_run()

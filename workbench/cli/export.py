@@ -132,7 +132,7 @@ def resolve_target(
 def run_export(args: argparse.Namespace) -> int:
     # torch, matplotlib and the engine cost 2-3 s to import: only the export pays for them.
     from workbench.config import check_data_path
-    from workbench.engine.export.notebook import recipe_warnings
+    from workbench.engine.export.notebook_parts import recipe_warnings
     from workbench.engine.export.registry import Sources, export_all
 
     with options_named():  # an empty --data would resolve to the current folder

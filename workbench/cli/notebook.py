@@ -79,7 +79,7 @@ def _target(args: argparse.Namespace) -> tuple[Run, Path | None]:
     from workbench.cli.common import options_named
     from workbench.cli.export import data_path, finished_run_for
     from workbench.config import check_data_path
-    from workbench.engine.export.notebook import sweep_for_run
+    from workbench.engine.export.notebook_parts import sweep_for_run
     from workbench.engine.runs import Run, open_run
     from workbench.engine.sweep import is_sweep_dir, read_sweep
 
