@@ -85,7 +85,7 @@ def render(trace: AutogradTrace) -> None:
     from rich.tree import Tree
 
     from workbench.engine.autograd import grad_label, heading
-    from workbench.widgets.autograd_view import comparison_panel
+    from workbench.render.autograd import comparison_panel
 
     console = out_console
     console.print(

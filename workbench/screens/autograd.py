@@ -2,7 +2,7 @@
 
 The engine (:func:`workbench.engine.autograd.trace.trace_expression`) builds the program with
 PyTorch, traces ``y.grad_fn`` and works the chain rule by hand; this screen only renders the
-trace (:mod:`workbench.widgets.autograd_view`). ``x``, ``z`` and the code are edited in place:
+trace (:mod:`workbench.render.autograd`). ``x``, ``z`` and the code are edited in place:
 Enter re-traces in a thread worker; a bad input shows the engine's message under the field the
 error names (``InputError.field``) and the last good graph stays.
 """
@@ -21,8 +21,7 @@ from textual.widgets import Input, Static
 
 from workbench.engine.autograd import DEFAULT_EXPRESSION
 from workbench.engine.autograd.ops import FUNCTIONS
-from workbench.screens.base import WorkbenchScreen
-from workbench.widgets.autograd_view import (
+from workbench.render.autograd import (
     Step,
     graph_state,
     graph_text,
@@ -30,6 +29,7 @@ from workbench.widgets.autograd_view import (
     step_title,
     steps_of,
 )
+from workbench.screens.base import WorkbenchScreen
 from workbench.widgets.field import LabelledInput
 
 if TYPE_CHECKING:
