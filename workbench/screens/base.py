@@ -20,6 +20,16 @@ from workbench.widgets.modebar import ModeBar
 if TYPE_CHECKING:
     from workbench.app import WorkbenchApp
 
+PICTURES_HELP = """
+**Pictures** are drawn with the terminal's own graphics (Kitty, Sixel) where it has them, else
+with coloured half-blocks. A terminal without truecolor (tmux gives `TERM=tmux-256color` by
+default) gets them dithered onto its 256 colours: grainy but true to colour. For full colour in
+tmux, add `set -as terminal-features ",*:RGB"` to `~/.tmux.conf` (tmux 3.2+; older:
+`set -ga terminal-overrides ",*:Tc"`), restart the tmux server, and start the workbench with
+`COLORTERM=truecolor` set (ssh does not pass it on: export it in the remote shell's profile).
+"""
+"""The part of the ``?`` help of the screens that show pictures (Data, Evaluate)."""
+
 
 class WorkbenchScreen(Screen[None]):
     """A top-level screen of the workbench (one per mode)."""

@@ -25,7 +25,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, TabbedContent, TabPane
 
 from workbench.render.evaluation import confused_pairs, confusion_table, metrics_table
-from workbench.screens.base import WorkbenchScreen
+from workbench.screens.base import PICTURES_HELP, WorkbenchScreen
 from workbench.widgets.evaluation_view import ScoredThumb, cam_overlay, probability_bars
 from workbench.widgets.run_picker import RunPicker
 from workbench.widgets.status import ProgressLine, ProgressUpdate, Throttle
@@ -43,7 +43,7 @@ TABS = {"m": "ev-tab-metrics", "f": "ev-tab-first", "p": "ev-tab-random", "w": "
 class EvaluateScreen(WorkbenchScreen):
     """Source picker and progress on top; metrics, image grids and the gallery in tabs."""
 
-    HELP = """
+    HELP = f"""
 Test a trained model on the untouched test split (Q3 g–j). Pick a run with **o** (its
 `best.pt`; `last.pt` if there is no best yet) or type a checkpoint file or run folder in the
 path field and press Enter: the checkpoint is loaded on the fly (`weights_only=True`) and the
@@ -56,7 +56,7 @@ random test images arranged by true class with their softmax scores as bars (gre
 and right, red: predicted and wrong), **n** draws again; **w**rong — the misclassified images,
 worst (highest loss) first, with Grad-CAM for the true and for the predicted class: where the
 model found evidence for each. **←/→** step through them.
-"""
+{PICTURES_HELP}"""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("o", "pick_run", "Pick run"),
