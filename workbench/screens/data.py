@@ -21,7 +21,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
 from workbench.config import DataConfig
-from workbench.screens.base import PICTURES_HELP, WorkbenchScreen
+from workbench.screens.base import PANE_SCROLL_BINDINGS, PICTURES_HELP, WorkbenchScreen
 from workbench.widgets.status import ProgressLine, ProgressUpdate, Throttle
 
 if TYPE_CHECKING:
@@ -55,11 +55,12 @@ splits each class 70/10/20 with the seed, and decodes the images once into a cac
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("e", "edit_path", "Edit path"),
-        Binding("o", "next_sample", "Other sample"),
-        Binding("n", "redraw", "New augment"),
+        Binding("o", "next_sample", "Sample"),
+        Binding("n", "redraw", "Augment"),
         Binding("b", "switch_backend", "Backend"),
         Binding("left_square_bracket", "tab(-1)", "Prev tab", show=False),
         Binding("right_square_bracket", "tab(1)", "Next tab", show=False),
+        *PANE_SCROLL_BINDINGS,
     ]
 
     @dataclass

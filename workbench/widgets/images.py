@@ -24,6 +24,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.geometry import Size
 from textual.widget import Widget
 from textual.widgets import Static
 from textual_image._terminal import get_cell_size
@@ -31,7 +32,7 @@ from textual_image.renderable import Image as AutoRenderable
 from textual_image.renderable.halfcell import Image as HalfcellRenderable
 from textual_image.renderable.unicode import Image as UnicodeRenderable
 from textual_image.widget import HalfcellImage
-from textual_image.widget import Image as AutoImage
+from textual_image.widget import Image as GraphicsBase  # Sixel's widget, or the automatic one
 
 PALETTE_SYSTEMS = {"256": ColorSystem.EIGHT_BIT, "standard": ColorSystem.STANDARD}
 """The console colour systems (``Console.color_system``) whose pictures are dithered first."""
@@ -101,14 +102,35 @@ class PaletteHalfcell(HalfcellRenderable):
             yield Segment.line()
 
 
-class PaletteHalfcellImage(HalfcellImage, Renderable=PaletteHalfcell):
+class _HeightFollowsWidth(Widget):
+    """``height: auto`` from the width Textual offers and the picture's aspect. textual-image
+    derives it from the widget's last laid-out width instead, which is 0 for pictures mounted in
+    a hidden tab: a grid row then kept them 0 rows high when the tab was shown."""
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        picture = getattr(self, "image", None)
+        height = self.styles.height
+        if not isinstance(picture, PILImage.Image) or height is None or not height.is_auto:
+            return super().get_content_height(container, viewport, width)
+        cell = get_cell_size()  # the terminal's cell in pixels (about 1:2)
+        return round(width * cell.width * picture.height / (picture.width * cell.height))
+
+
+class PaletteHalfcellImage(_HeightFollowsWidth, HalfcellImage, Renderable=PaletteHalfcell):
     """The half-cell image widget, dithered in 256 or 16 colours."""
+
+
+_GraphicsRenderable = GraphicsBase._Renderable
+
+
+class GraphicsImage(_HeightFollowsWidth, GraphicsBase, Renderable=_GraphicsRenderable):  # type: ignore[misc, valid-type]
+    """textual-image's widget for the terminal's own graphics (Kitty or Sixel)."""
 
 
 ImageWidget: type[Widget] = (
     PaletteHalfcellImage
     if AutoRenderable in (UnicodeRenderable, HalfcellRenderable)
-    else AutoImage  # Kitty or Sixel graphics: the terminal draws the pixels itself
+    else GraphicsImage  # Kitty or Sixel graphics: the terminal draws the pixels itself
 )
 """The widget class for images: the terminal's graphics where it has them, else half-cells
 (never textual-image's coarse unicode fallback)."""
