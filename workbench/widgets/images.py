@@ -88,7 +88,8 @@ class PaletteHalfcell(HalfcellRenderable):
         if system is None:
             yield from super().__rich_console__(console, options)
             return
-        # The size as textual-image computes it (its private fields: textual-image is pinned).
+        # The size as textual-image computes it (its private fields, as of 0.12; the tests of
+        # this path fail if they change).
         width, height = self._render_size.get_cell_size(
             options.max_width, options.max_height, get_cell_size()
         )
