@@ -143,3 +143,22 @@ def test_snapshot_backward_step(make_app, snap_compare) -> None:  # type: ignore
 
     app = make_app(start_mode="autograd", preload=False)
     assert snap_compare(app, terminal_size=(120, 36), run_before=to_power_step)
+
+
+async def test_dtype_toggle_with_a_bad_field_keeps_the_focus(make_app) -> None:  # type: ignore[no-untyped-def]
+    """``d`` re-traces; a bad expression is reported under its field, but the focus stays where
+    it was, so the next key is still a command and is not typed into the field."""
+    app = make_app(start_mode="autograd", preload=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _ready(app, pilot)
+        expr = screen.query_one("#ag-expr", Input)
+        await pilot.press("t", "end", "space", "plus", "space", "x", ".", "g", "escape")
+        assert app.focused is None and expr.value.endswith(" + x.g")
+        await pilot.press("d")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.dtype == "float64"
+        assert screen.query_one("#ag-error-expr", Static).has_class("-shown")
+        assert app.focused is None
+        await pilot.press("right")
+        assert screen.position == 1 and expr.value.endswith(" + x.g")

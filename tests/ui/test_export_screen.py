@@ -97,3 +97,28 @@ async def test_newest_finished_run_is_preselected(make_app, runs_root: Path) -> 
         reasons = {c.name: c.reason for c in screen.choices}
         assert reasons["confusion_matrix"] is None
         assert "confusion_matrix" in screen.selected()
+
+
+async def test_ticked_and_unticked_rows_differ_without_colour(make_app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Under NO_COLOR (or any monochrome terminal) a tick must show in the characters: Textual's
+    list draws ▐X▌ for ticked and unticked rows alike and tells them apart by colour only."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(start_mode="export", preload=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _ready(app, pilot)
+        screen.refresh_choices(None)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("n")
+        selection = screen.query_one("#ex-list", SelectionList)
+        selection.select("backprop")
+        await pilot.pause()
+
+        def row(name: str) -> str:
+            return selection.render_line(selection.get_option_index(name)).text
+
+        ticked, unticked = row("backprop"), row("autograd")
+        assert " backprop " in ticked and " autograd " in unticked
+        assert ticked[:3] != unticked[:3], (ticked, unticked)
+        unavailable = row("confusion_matrix")  # not ticked and cannot be: marked as unticked
+        assert unavailable[:3] == unticked[:3]

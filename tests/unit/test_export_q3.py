@@ -3,16 +3,22 @@ and the data files beside them agree with independent computations."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from matplotlib.text import Text
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from tests.support.files import png_ok, read_csv
 from tests.support.tiny_run import damaged_checkpoint, tiny_data, tiny_run
-from workbench.engine.evaluate import Evaluation, evaluate, load_model
+from workbench.engine.evaluate import Evaluation, Prediction, evaluate, load_model
 from workbench.engine.export.data import (
     SPLIT_GRID_CSV,
     SPLIT_GRID_PNG,
@@ -25,6 +31,8 @@ from workbench.engine.export.evaluation import (
     MISCLASSIFIED_CSV,
     RANDOM_CSV,
     REPORT_JSON,
+    misclassified_figure,
+    random_probabilities_figure,
     write_confusion_matrix,
     write_misclassified,
     write_random_probabilities,
@@ -169,3 +177,61 @@ def test_misclassified_when_everything_is_right(tmp_path: Path) -> None:
     write_misclassified(evaluation, tmp_path)
     png_ok(tmp_path / "misclassified.png", min_height=100)
     assert len(read_csv(tmp_path / MISCLASSIFIED_CSV)) == 1
+
+
+def _spread(evaluation: Evaluation) -> Evaluation:
+    """The same evaluation (the same argmax) with its softmax scores blended towards uniform
+    by a different amount per image: bars of every length, from short to near 1."""
+    k = evaluation.probabilities.shape[1]
+    blend = 0.25 * (np.arange(len(evaluation.probabilities)) % 4)[:, None]
+    sharp = (1 - blend) * evaluation.probabilities + blend / k
+
+    def again(p: Prediction) -> Prediction:
+        return dataclasses.replace(p, probabilities=tuple(float(v) for v in sharp[p.position]))
+
+    return dataclasses.replace(
+        evaluation,
+        probabilities=sharp,
+        misclassified=[again(p) for p in evaluation.misclassified],
+        explanations=[
+            dataclasses.replace(e, prediction=again(e.prediction)) for e in evaluation.explanations
+        ],
+    )
+
+
+def _softmax_numbers(figure: Figure) -> list[tuple[Text, Rectangle, Axes]]:
+    """Every softmax number of the bars in ``figure`` with its bar and axes."""
+    found = []
+    every = [*figure.axes, *(inset for axes in figure.axes for inset in axes.child_axes)]
+    for axes in every:
+        bars = [patch for patch in axes.patches if isinstance(patch, Rectangle)]
+        numbers = [t for t in axes.texts if re.fullmatch(r"[01]\.\d\d", t.get_text())]
+        if bars and len(numbers) == len(bars):
+            found += [(text, bar, axes) for text, bar in zip(numbers, bars, strict=True)]
+    return found
+
+
+@pytest.mark.parametrize("which", ["misclassified", "random_probabilities"])
+def test_softmax_numbers_are_readable_and_beside_or_inside_their_bar(
+    damaged: Evaluation, which: str
+) -> None:
+    evaluation = _spread(damaged)
+    if which == "misclassified":
+        figure, smallest = misclassified_figure(evaluation), 8.0
+    else:
+        figure, smallest = random_probabilities_figure(evaluation, per_class=3, seed=1), 6.5
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    numbers = _softmax_numbers(figure)
+    assert len(numbers) >= 9
+    long = []
+    for text, bar, axes in numbers:
+        assert text.get_fontsize() >= smallest
+        box = text.get_window_extent(renderer)
+        drawn = bar.get_window_extent(renderer)
+        assert box.x1 <= axes.get_window_extent(renderer).x1 + 1  # not cut at the axes' end
+        if bar.get_width() >= 0.5:  # a long bar holds its number
+            long.append(bar.get_width())
+            assert drawn.x0 <= box.x0 and box.x1 <= drawn.x1, (text.get_text(), box, drawn)
+        else:  # a short one has it just right of its end, never on it
+            assert box.x0 >= drawn.x1, (text.get_text(), box, drawn)
+    assert any(0.5 <= w < 0.9 for w in long) and any(w >= 0.9 for w in long)  # every kind

@@ -97,6 +97,9 @@ Highlighted in the graph: the current node (yellow) and the nodes receiving grad
         """Number of the latest trace asked for; older answers are dropped."""
         self.last_inputs: dict[str, str] = {"x": DEFAULT_X, "z": DEFAULT_Z, "expr": DEFAULT_EXPR}
         """The x, z and expression of the graph shown (the last good ones)."""
+        self.submitted_request = 0
+        """Number of the latest trace asked for by Enter in a field: only its error takes the
+        focus to the bad field (a key such as ``d`` leaves the focus where it was)."""
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="ag-inputs"):
@@ -118,9 +121,12 @@ Highlighted in the graph: the current node (yellow) and the nodes receiving grad
 
     # ------------------------------------------------------------------ tracing
 
-    def retrace(self) -> None:
+    def retrace(self, *, submitted: bool = False) -> None:
+        """Trace the fields' inputs in a worker; ``submitted``: asked for by Enter in a field."""
         values = {name: self.query_one(f"#ag-{name}", Input).value for name in FIELDS}
         self.request += 1
+        if submitted:
+            self.submitted_request = self.request
         self.run_trace(self.request, values["x"], values["z"], values["expr"], self.dtype)
 
     @work(thread=True, exclusive=True, group="autograd", exit_on_error=False, name="tracing")
@@ -159,7 +165,8 @@ Highlighted in the graph: the current node (yellow) and the nodes receiving grad
         field = message.field if message.field in FIELDS else "expr"
         for name in FIELDS:
             self._show_error(name, message.message if name == field else "")
-        self.query_one(f"#ag-{field}", Input).focus()
+        if message.request == self.submitted_request:
+            self.query_one(f"#ag-{field}", Input).focus()
         if self.trace is not None:
             self.query_one("#ag-title", Static).update(
                 step_title(self.trace, self.steps, self.position)
@@ -173,7 +180,7 @@ Highlighted in the graph: the current node (yellow) and the nodes receiving grad
     def submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.set_focus(None)
-        self.retrace()
+        self.retrace(submitted=True)
 
     # ------------------------------------------------------------------ drawing
 

@@ -21,7 +21,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
 from workbench.config import DataConfig
-from workbench.screens.base import WorkbenchScreen
+from workbench.screens.base import PANE_SCROLL_BINDINGS, PICTURES_HELP, WorkbenchScreen
 from workbench.widgets.status import ProgressLine, ProgressUpdate, Throttle
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ BACKENDS = ("builtin", "albumentations")
 class DataScreen(WorkbenchScreen):
     """Tabs: scan and split, image grid, augmentations."""
 
-    HELP = """
+    HELP = f"""
 The data set of this session: `--data DIR|ZIP` on the command line, or type a folder or a
 `.zip` in the path field (**e** to edit, Enter to load; empty means the built-in demo set).
 The workbench checks every file, leaves out the ones it cannot use (listed with the reason),
@@ -53,15 +53,16 @@ splits each class 70/10/20 with the seed, and decodes the images once into a cac
 - **Augment**: one training image and random augmentations of it, each labelled with what was
   applied; **n** draws new ones, **b** switches between the built-in (batched, on the device)
   and the albumentations backends.
-"""
+{PICTURES_HELP}"""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("e", "edit_path", "Edit path"),
-        Binding("o", "next_sample", "Other sample"),
-        Binding("n", "redraw", "New augment"),
+        Binding("o", "next_sample", "Sample"),
+        Binding("n", "redraw", "Augment"),
         Binding("b", "switch_backend", "Backend"),
         Binding("left_square_bracket", "tab(-1)", "Prev tab", show=False),
         Binding("right_square_bracket", "tab(1)", "Next tab", show=False),
+        *PANE_SCROLL_BINDINGS,
     ]
 
     @dataclass

@@ -10,7 +10,7 @@ the predicted class (maps beyond the engine's precomputed worst few are computed
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -19,13 +19,13 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, HorizontalScroll, VerticalScroll
+from textual.containers import Container, Horizontal, HorizontalScroll, VerticalScroll
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, TabbedContent, TabPane
 
 from workbench.render.evaluation import confused_pairs, confusion_table, metrics_table
-from workbench.screens.base import WorkbenchScreen
+from workbench.screens.base import PANE_SCROLL_BINDINGS, PICTURES_HELP, WorkbenchScreen
 from workbench.widgets.evaluation_view import ScoredThumb, cam_overlay, probability_bars
 from workbench.widgets.run_picker import RunPicker
 from workbench.widgets.status import ProgressLine, ProgressUpdate, Throttle
@@ -43,7 +43,7 @@ TABS = {"m": "ev-tab-metrics", "f": "ev-tab-first", "p": "ev-tab-random", "w": "
 class EvaluateScreen(WorkbenchScreen):
     """Source picker and progress on top; metrics, image grids and the gallery in tabs."""
 
-    HELP = """
+    HELP = f"""
 Test a trained model on the untouched test split (Q3 g–j). Pick a run with **o** (its
 `best.pt`; `last.pt` if there is no best yet) or type a checkpoint file or run folder in the
 path field and press Enter: the checkpoint is loaded on the fly (`weights_only=True`) and the
@@ -56,7 +56,7 @@ random test images arranged by true class with their softmax scores as bars (gre
 and right, red: predicted and wrong), **n** draws again; **w**rong — the misclassified images,
 worst (highest loss) first, with Grad-CAM for the true and for the predicted class: where the
 model found evidence for each. **←/→** step through them.
-"""
+{PICTURES_HELP}"""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("o", "pick_run", "Pick run"),
@@ -68,6 +68,7 @@ model found evidence for each. **←/→** step through them.
         Binding("n", "redraw", "New draw"),
         Binding("right", "wrong_step(1)", "Next wrong", show=False),
         Binding("left", "wrong_step(-1)", "Previous wrong", show=False),
+        *(replace(binding, show=False) for binding in PANE_SCROLL_BINDINGS),  # footer is full
     ]
 
     @dataclass
@@ -254,7 +255,7 @@ model found evidence for each. **←/→** step through them.
                 file_name = evaluation.paths[position].rsplit("/", 1)[-1]
                 caption = f"{mark} pred {evaluation.classes[predicted]}\n{file_name}"
                 thumbs.append(Thumb(evaluation.images[position], caption))
-            rows.append(HorizontalScroll(*thumbs, classes="ev-row"))
+            rows.append(Container(*thumbs, classes="ev-row ev-first-row"))
         await holder.mount_all(rows)
 
     async def draw_random(self) -> None:

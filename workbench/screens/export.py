@@ -27,6 +27,7 @@ from textual.widgets.selection_list import Selection
 from workbench.screens.base import WorkbenchScreen
 from workbench.widgets.run_picker import RunPicker
 from workbench.widgets.status import ProgressLine, ProgressUpdate, Throttle
+from workbench.widgets.ticklist import TickList
 
 if TYPE_CHECKING:
     from workbench.engine.export.registry import ExportResult, Sources
@@ -131,7 +132,7 @@ every file written, with its path.
                 yield Input(str(EXPORTS_ROOT / "q1-q2"), id="ex-out")
         yield ProgressLine(id="ex-progress")
         with Horizontal(id="ex-body"):
-            yield SelectionList[str](id="ex-list")
+            yield TickList(id="ex-list")
             with VerticalScroll(id="ex-files-box"):
                 yield Static("", id="ex-detail")
                 yield Static("nothing exported yet: tick artefacts, then x", id="ex-files")

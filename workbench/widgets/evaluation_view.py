@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from workbench.widgets.images import ImageWidget, to_pil
+from workbench.widgets.images import image_widget, to_pil
 
 if TYPE_CHECKING:
     pass
@@ -93,7 +93,7 @@ class ScoredThumb(Vertical):
         self.bars = bars
 
     def compose(self) -> ComposeResult:
-        yield ImageWidget(to_pil(self.pixels), classes="scored-image")
+        yield image_widget(to_pil(self.pixels), classes="scored-image")
         yield Static(self.caption, classes="scored-caption")
         if self.bars is not None:
             yield Static(self.bars, classes="scored-bars")

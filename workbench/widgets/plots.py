@@ -8,6 +8,8 @@ from textual_plotext import PlotextPlot
 
 Series = tuple[str, Sequence[float], Sequence[float]]
 """(label, x values, y values)."""
+POINT_MARKER = "●"
+"""The marker of a series with a single point."""
 
 
 class MetricPlot(PlotextPlot):
@@ -49,11 +51,22 @@ class MetricPlot(PlotextPlot):
         drawn = False
         for label, xs, ys in self.series:
             if len(xs):
-                plt.plot(list(xs), list(ys), label=label, marker="braille")
+                # a lone point (one epoch) as braille is a single dot: hard to see
+                marker = POINT_MARKER if len(xs) == 1 else "braille"
+                plt.plot(list(xs), list(ys), label=label, marker=marker)
                 drawn = True
+        xs = sorted({x for _, series_xs, _ in self.series for x in series_xs})
         if self.ylim is not None and drawn:
             plt.ylim(*self.ylim)
-        xs = sorted({x for _, series_xs, _ in self.series for x in series_xs})
+        elif len(xs) == 1:
+            # one epoch: plotext would put the points on the frame, the top one on the legend's
+            # row; give them room in the middle
+            ys = [float(y) for _, _, series_ys in self.series for y in series_ys]
+            low, high = min(ys), max(ys)
+            pad = max(high - low, abs(high) * 0.2, 0.05)
+            plt.ylim(low - pad, high + pad)
+        if len(xs) == 1:
+            plt.xlim(xs[0] - 1, xs[0] + 1)
         if xs and all(float(x).is_integer() for x in xs):  # epochs: whole-number ticks only
             step = max(1, round((xs[-1] - xs[0]) / 5))
             plt.xticks(list(range(int(xs[0]), int(xs[-1]) + 1, step)))

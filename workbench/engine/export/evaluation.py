@@ -38,6 +38,8 @@ MISCLASSIFIED_CSV = "misclassified.csv"
 REPORT_TXT = "test_report.txt"
 REPORT_JSON = "test_report.json"
 RIGHT, WRONG, NEUTRAL = "#2ca02c", "#d62728", "#9e9e9e"
+LONG_BAR = 0.5
+"""A softmax bar at least this long holds its number; a shorter one has it on its right."""
 
 
 def _csv(rows: Sequence[Sequence[Any]]) -> str:
@@ -72,24 +74,31 @@ def _blank(ax: Axes) -> None:
         spine.set_visible(False)
 
 
-def _bars(ax: Axes, prediction: Prediction, classes: Sequence[str]) -> None:
+def _bars(ax: Axes, prediction: Prediction, classes: Sequence[str], fontsize: float = 7.0) -> None:
     """Softmax scores of every class as horizontal bars: the predicted class's bar green when
-    right and red when wrong, the true class's name in bold."""
+    right and red when wrong, the true class's name in bold. Each number sits inside the end of
+    a long bar (white on its colour) and just right of a short one, never across the bar's end
+    where neither colour reads."""
     colour = RIGHT if prediction.correct else WRONG
     colours = [colour if k == prediction.predicted else NEUTRAL for k in range(len(classes))]
     positions = np.arange(len(classes))
     ax.barh(positions, prediction.probabilities, color=colours, height=0.7)
     ax.set_xlim(0, 1)
     ax.set_yticks(positions)
-    ax.set_yticklabels([name[:10] for name in classes], fontsize=6)
+    ax.set_yticklabels([name[:10] for name in classes], fontsize=fontsize)
     for k, label in enumerate(ax.get_yticklabels()):
         if k == prediction.true:
             label.set_fontweight("bold")
     ax.invert_yaxis()
-    ax.tick_params(axis="x", labelsize=5, length=2)
+    ax.tick_params(axis="x", labelsize=fontsize - 1.5, length=2)
     ax.tick_params(axis="y", length=0)
     for k, value in enumerate(prediction.probabilities):
-        ax.text(min(value + 0.02, 0.78), k, f"{value:.2f}", va="center", fontsize=5.5)
+        text = f"{value:.2f}"
+        if value >= LONG_BAR:
+            ax.text(value - 0.02, k, text, va="center", ha="right", fontsize=fontsize,
+                    color="white", fontweight="bold")  # fmt: skip
+        else:
+            ax.text(value + 0.02, k, text, va="center", ha="left", fontsize=fontsize)
 
 
 # ----------------------------------------------------------------------- confusion matrix
@@ -400,7 +409,7 @@ def misclassified_figure(evaluation: Evaluation) -> Figure:
             f"p = {p.probabilities[p.predicted]:.2f}",
         )
         bars = figure.add_subplot(grid[r, 3])
-        _bars(bars, p, classes)
+        _bars(bars, p, classes, fontsize=9.0)
         bars.set_title("softmax scores (true class bold)", fontsize=7)
     total = len(evaluation.misclassified)
     figure.suptitle(

@@ -16,6 +16,7 @@ from workbench.engine.runs import MetricRow
 from workbench.engine.sweep import SweepSummary, grid_params
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 SUMMARY_TXT = "sweep_summary.txt"
@@ -30,6 +31,15 @@ def sweep_png(name: str) -> str:
 def _numeric(name: str) -> bool:
     param = grid_params().get(name)
     return param is not None and param.annotation in ("int", "float")
+
+
+def _whole_epochs(axes: Axes) -> None:
+    """Epoch ticks at whole numbers only. ``MaxNLocator(integer=True)`` alone wants two ticks,
+    and a one-epoch run's axis (0.95 to 1.05) holds one integer, so it fell back to
+    0.945, 0.96, …; one tick is enough."""
+    from matplotlib.ticker import MaxNLocator
+
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 
 
 def summary_text(summary: SweepSummary) -> str:
@@ -120,9 +130,7 @@ def sweep_figure(summary: SweepSummary, name: str) -> Figure:
         ]
         means.append(sum(accs) / len(accs) if accs else float("nan"))
     right.plot(range(len(order)), means, color="#555555", linestyle="--", label="mean over runs")
-    from matplotlib.ticker import MaxNLocator
-
-    left.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _whole_epochs(left)
     left.set_ylim(0, 1.02)
     right.set_ylim(0, 1.02)
     left.set_xlabel("epoch")
@@ -174,10 +182,8 @@ def loss_comparison_figure(runs: Sequence[LossRun]) -> Figure:
         style = {"color": cmap(i % 10), "label": run.loss, "marker": "o", "markersize": 3}
         acc_ax.plot(epochs, [r.accuracy for r in run.val], **style)
         loss_ax.plot(epochs, [r.loss for r in run.val], **style)
-    from matplotlib.ticker import MaxNLocator
-
     for ax in (acc_ax, loss_ax):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _whole_epochs(ax)
     acc_ax.set_ylim(0, 1.02)
     acc_ax.set_title("validation accuracy per epoch", fontsize=10)
     acc_ax.set_xlabel("epoch")
