@@ -49,6 +49,23 @@ def start_resource_tracker() -> None:
     resource_tracker.ensure_running()
 
 
+@dataclass(frozen=True)
+class DataCheck:
+    """What the last load of a data path on the Data screen found. The Train screen starts a
+    run only on a path whose load succeeded, so that a path that failed never becomes a run."""
+
+    path: str | None
+    """The data path that was loaded (None: the built-in demo set)."""
+    classes: tuple[str, ...] = ()
+    """Its class names (empty when the load failed)."""
+    problem: str | None = None
+    """Why it cannot be used, in the engine's words, for showing; None: it loaded."""
+
+    @property
+    def usable(self) -> bool:
+        return self.problem is None
+
+
 class WorkbenchApp(App[None]):
     """The workbench: Data, Train, Runs, … screens over one data set and one runs folder."""
 
@@ -71,8 +88,8 @@ class WorkbenchApp(App[None]):
     """The watched training run in a few words (set by the Train screen), for the mode bar."""
     data_path: var[str | None] = var(None)
     """The data set (folder or zip) of the session; None: the built-in demo set."""
-    class_names: var[tuple[str, ...]] = var(())
-    """Class names of the scanned data set (empty until a scan finished)."""
+    data_check: var[DataCheck | None] = var(None)
+    """The outcome of the Data screen's last load (None until one finished)."""
 
     @dataclass
     class EngineLoaded(Message):
@@ -101,6 +118,17 @@ class WorkbenchApp(App[None]):
         self.started_at = time.perf_counter()
         self.engine_seconds: float | None = None
         start_resource_tracker()
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """Class names of the session's data set (empty until its load succeeded)."""
+        check = self.data_check_now()
+        return check.classes if check is not None else ()
+
+    def data_check_now(self) -> DataCheck | None:
+        """The outcome of loading the session's current data path (None: not loaded yet)."""
+        check = self.data_check
+        return check if check is not None and check.path == self.data_path else None
 
     def on_mount(self) -> None:
         self.switch_mode(self.start_mode)

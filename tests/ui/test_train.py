@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from textual.widgets import Input, RichLog, Static
 
 from tests.ui.helpers import settle
@@ -160,3 +163,58 @@ async def test_run_whose_process_died_is_lost_and_resumable(make_app, runs_root:
         assert screen.tail is not None and screen.tail.state.state == "lost"
         assert "r resumes" in str(screen.query_one("#run-header", Static).render())
         assert screen.exit_note() is None  # nothing keeps going in the background
+
+
+class _Launches:
+    """Stands in for :func:`workbench.tui_launch.start_training`: records what would train and
+    starts a process that exits at once, so no test trains by accident."""
+
+    def __init__(self) -> None:
+        self.argv: list[list[str]] = []
+
+    def __call__(self, argv: list[str], run_dir: Path, **_: object) -> subprocess.Popen[bytes]:
+        self.argv.append(argv)
+        return subprocess.Popen([sys.executable, "-c", "pass"])
+
+
+@pytest.fixture
+def launches(monkeypatch: pytest.MonkeyPatch) -> _Launches:
+    from workbench import tui_launch
+
+    fake = _Launches()
+    monkeypatch.setattr(tui_launch, "start_training", fake)
+    return fake
+
+
+async def test_a_data_path_that_failed_to_load_is_not_trained_on(
+    make_app, runs_root: Path, tiny_images: Path, launches: _Launches
+) -> None:  # type: ignore[no-untyped-def]
+    """The Data screen loaded the tiny set, then failed on a path that does not exist: s on the
+    Train screen refuses (no run folder) and says where to fix it; once the path loads, s starts."""
+    app = make_app(start_mode="data")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert app.class_names == ("cat", "dog", "panda")
+        data_screen = app.screen
+        path = data_screen.query_one("#data-path", Input)
+        path.value = "/nonexistent/animals"
+        await path.action_submit()
+        await settle(pilot)
+        assert data_screen.prepared is None  # the load failed
+        await pilot.press("2")
+        screen = await _ready(app, pilot)
+        assert screen.errors == {}
+        await pilot.press("s")
+        await pilot.pause()
+        assert screen.tail is None and launches.argv == []
+        assert list(runs_root.iterdir()) == []
+        refusal = [n.message for n in app._notifications][-1]
+        assert "/nonexistent/animals" in refusal and "Data screen (1)" in refusal
+        await pilot.press("1")
+        path.value = str(tiny_images)
+        await path.action_submit()
+        await settle(pilot)
+        await pilot.press("2", "s")
+        await settle(pilot)
+        assert len(launches.argv) == 1 and screen.tail is not None
+        assert [p.name for p in runs_root.iterdir()] == [screen.tail.run_dir.name]

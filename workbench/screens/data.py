@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
+from workbench.app import DataCheck
 from workbench.config import DataConfig
 from workbench.screens.base import PANE_SCROLL_BINDINGS, PICTURES_HELP, WorkbenchScreen
 from workbench.widgets.status import ProgressLine, ProgressUpdate, Throttle
@@ -67,6 +68,8 @@ splits each class 70/10/20 with the seed, and decodes the images once into a cac
 
     @dataclass
     class Scanned(Message):
+        data: str | None
+        """The data path that was scanned."""
         scan: ScanResult
         split: SplitResult
 
@@ -76,6 +79,8 @@ splits each class 70/10/20 with the seed, and decodes the images once into a cac
 
     @dataclass
     class Failed(Message):
+        data: str | None
+        """The data path that could not be used."""
         error: str
 
     @dataclass
@@ -159,10 +164,10 @@ splits each class 70/10/20 with the seed, and decodes the images once into a cac
                 demo_per_class=config.demo_per_class,
                 progress=progress,
             )
-            self.post_message(self.Scanned(scan, split_dataset(scan, config.seed)))
+            self.post_message(self.Scanned(config.data, scan, split_dataset(scan, config.seed)))
             self.post_message(self.Prepared(prepare_data(config, progress)))
         except UsageError as error:
-            self.post_message(self.Failed(str(error)))
+            self.post_message(self.Failed(config.data, str(error)))
 
     def on_progress_update(self, message: ProgressUpdate) -> None:
         if self.busy:
@@ -170,13 +175,14 @@ splits each class 70/10/20 with the seed, and decodes the images once into a cac
 
     def on_data_screen_failed(self, message: Failed) -> None:
         self.busy = False
+        self.wb.data_check = DataCheck(message.data, problem=message.error)
         self.query_one(ProgressLine).show(f"cannot use this data: {message.error}")
         self.query_one(ProgressLine).add_class("error-text")
         self.notify(message.error, title="Data", severity="error", timeout=10)
 
     def on_data_screen_scanned(self, message: Scanned) -> None:
         self.scan, self.split = message.scan, message.split
-        self.wb.class_names = tuple(message.scan.classes)
+        self.wb.data_check = DataCheck(message.data, tuple(message.scan.classes))
         table = self.query_one("#split-table", DataTable)
         table.clear()
         totals = dict.fromkeys(SPLITS, 0)

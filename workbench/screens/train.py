@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.widgets import Input, Label, ProgressBar, RichLog, Select, Static
 
 from workbench import tui_launch
+from workbench.app import DataCheck
 from workbench.config import (
     Form,
     ModelConfig,
@@ -109,6 +110,18 @@ def parse_fields(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]
 
 def _config(values: dict[str, Any], data: str | None, cache_dir: str | None) -> RunConfig:
     return with_values(None, {**values, "data": data, "cache_dir": cache_dir})
+
+
+def data_refusal(check: DataCheck | None) -> str | None:
+    """Why a run cannot start on the session's data set (its load on the Data screen failed),
+    or None. Not loaded yet is no reason: the training process checks the data itself."""
+    if check is None or check.usable:
+        return None
+    shown = check.path or "the built-in demo set"
+    return (
+        f"The data set {shown} could not be loaded: {check.problem}\n"
+        "Fix the path on the Data screen (1) and press Enter there, then s again."
+    )
 
 
 class TrainScreen(WorkbenchScreen):
@@ -206,7 +219,7 @@ plots (two at a time).
                 self.attach(found)
         self.watch(self.app, "engine_ready", self._engine_ready)
         self.watch(
-            self.app, "class_names", lambda _: self._engine_ready(self.wb.engine_ready), init=False
+            self.app, "data_check", lambda _: self._engine_ready(self.wb.engine_ready), init=False
         )
 
     def _engine_ready(self, ready: bool) -> None:
@@ -292,6 +305,10 @@ plots (two at a time).
             labels = {f.name: label_of(f) for f in self.fields}
             reasons = "; ".join(f"{labels.get(k, k)}: {v}" for k, v in self.errors.items())
             self.notify(f"Not started. {reasons}", title="Check the form", severity="error")
+            return
+        refusal = data_refusal(self.wb.data_check_now())
+        if refusal is not None:
+            self.notify(refusal, title="Not started", severity="error", timeout=15)
             return
         if self.tail is not None and self.tail.state.active:
             self.notify(
