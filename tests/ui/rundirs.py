@@ -17,9 +17,11 @@ def write_run(
     pid: int | None = None,
     lr: float = 2e-3,
     memory: tuple[float, float] | None = None,
+    config: RunConfig | None = None,
 ) -> Path:
     """``epochs_done`` of ``epochs`` epochs; ``end``: finished, stopped, failed or None;
-    ``memory``: (used, total) GiB in the progress events, as a CUDA run reports it."""
+    ``memory``: (used, total) GiB in the progress events, as a CUDA run reports it;
+    ``config``: the run's config.json (default: the defaults with ``lr``)."""
     from workbench.engine.epoch_metrics import EpochMetrics
     from workbench.engine.events import (
         EpochEnd,
@@ -31,8 +33,9 @@ def write_run(
     )
     from workbench.engine.runs import RunRecorder
 
-    config = RunConfig()
-    config = RunConfig(data=config.data, model=config.model, train=type(config.train)(lr=lr))
+    if config is None:
+        default = RunConfig()
+        config = RunConfig(data=default.data, model=default.model, train=type(default.train)(lr=lr))
     record = RunRecorder(run_dir)
     record(
         RunStarted(

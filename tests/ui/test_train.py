@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input, RichLog, Static
+from textual.widgets import DataTable, Input, RichLog, Static
 
 from tests.ui.helpers import settle
 from tests.ui.rundirs import write_run
-from workbench.config import ModelConfig
+from workbench.config import ModelConfig, RunConfig, with_values
 from workbench.engine.runs import RunLock
 from workbench.screens.train import TrainScreen, form_errors
 from workbench.widgets.plots import MetricPlot
@@ -218,3 +219,70 @@ async def test_a_data_path_that_failed_to_load_is_not_trained_on(
         await settle(pilot)
         assert len(launches.argv) == 1 and screen.tail is not None
         assert [p.name for p in runs_root.iterdir()] == [screen.tail.run_dir.name]
+
+
+VIEWED = {
+    "image_size": 64, "epochs": 10, "lr": 3e-4, "loss": "focal", "widths": (8, 16),
+    "residual": False, "weight_decay": 0.01, "grad_clip": 1.0,  # the last two are not on the form
+}  # fmt: skip
+
+
+def _form_shows(screen: TrainScreen, config: RunConfig) -> dict[str, str]:
+    """Each form field next to the viewed config's value, as the form spells them."""
+    from textual.widgets import Select
+
+    shown: dict[str, str] = {}
+    for offered in screen.fields:
+        widget = screen.query_one(f"#f-{offered.name}")
+        assert isinstance(widget, (Input, Select))
+        wanted = getattr(getattr(config, offered.section), offered.name)
+        if str(widget.value) != offered.text(wanted):
+            shown[offered.name] = f"{widget.value} != {offered.text(wanted)}"
+    return shown
+
+
+async def test_the_form_is_the_viewed_runs_and_starts_a_new_run_from_it(
+    make_app, runs_root: Path, tiny_images: Path, tmp_path: Path, launches: _Launches
+) -> None:  # type: ignore[no-untyped-def]
+    """Opened from the Runs screen (Enter), a 64 px, 10-epoch run fills the form; one field
+    changed and s: a new run whose config is the viewed one's but for that field."""
+    session = {"data": str(tiny_images), "cache_dir": str(tmp_path / "cache")}
+    viewed_config = with_values(None, {**VIEWED, **session}).validate()
+    viewed = write_run(runs_root / "viewed", epochs=10, config=viewed_config)
+    write_run(runs_root / "other", epochs_done=2, epochs=2)
+    viewed_json = (viewed / "config.json").read_text()
+    app = make_app(start_mode="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(DataTable)
+        table.move_cursor(row=table.get_row_index(str(viewed)))
+        await pilot.press("enter")
+        screen = await _ready(app, pilot)
+        assert screen.tail is not None and screen.tail.run_dir == viewed
+        assert _form_shows(screen, viewed_config) == {}
+        title = str(screen.query_one("#form-title", Static).render())
+        assert title.lower() == "new run from viewed"
+        screen.query_one("#f-lr", Input).value = "0.001"
+        await pilot.pause()
+        screen.set_focus(None)
+        await pilot.press("s")
+        await settle(pilot)
+        assert len(launches.argv) == 1
+        new_dir = screen.tail.run_dir
+        assert new_dir != viewed and new_dir.parent == runs_root
+        launched = json.loads((new_dir / "config.json").read_text())  # what `train` is given
+        assert RunConfig.from_dict(launched) == with_values(viewed_config, {"lr": 1e-3})
+        assert (viewed / "config.json").read_text() == viewed_json  # never overwritten
+
+
+async def test_reattaching_shows_the_runs_config(make_app, runs_root: Path) -> None:  # type: ignore[no-untyped-def]
+    """The run shown on opening the Train screen (the newest) fills the form too."""
+    viewed_config = with_values(None, VIEWED).validate()
+    write_run(runs_root / "small", epochs=10, config=viewed_config)
+    app = make_app(start_mode="train")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _ready(app, pilot)
+        assert screen.tail is not None and screen.tail.run_dir.name == "small"
+        assert _form_shows(screen, viewed_config) == {}
+        text = str(screen.query_one("#model-summary", Static).render())
+        assert "3×64×64" in text

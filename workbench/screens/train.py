@@ -33,7 +33,7 @@ from workbench.config import (
 )
 from workbench.engine.runs import EVENTS, run_is_live
 from workbench.engine.timefmt import duration_text
-from workbench.errors import ConfigError, UsageError
+from workbench.errors import ConfigError, RunFileError, UsageError
 from workbench.screens.base import WorkbenchScreen
 from workbench.widgets.plots import MetricPlot
 from workbench.widgets.status import Line
@@ -72,13 +72,17 @@ def model_fields() -> set[str]:
 
 
 def form_errors(
-    values: dict[str, Any], data: str | None, cache_dir: str | None
+    values: dict[str, Any],
+    data: str | None,
+    cache_dir: str | None,
+    base: RunConfig | None = None,
 ) -> tuple[RunConfig | None, dict[str, str]]:
-    """Parse and check the form: the RunConfig, or the message of every invalid field."""
-    parsed, errors = parse_fields(values)
+    """Parse and check the form: the RunConfig (``base``, the defaults if None, with the form's
+    values and the session's data), or the message of every invalid field."""
+    parsed, errors = parse_fields(values, base)
     if errors:
         return None, errors
-    config = _config(parsed, data, cache_dir)
+    config = _config(parsed, data, cache_dir, base)
     try:
         config.validate()
     except ConfigError as error:
@@ -87,9 +91,12 @@ def form_errors(
     return config, {}
 
 
-def parse_fields(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Every field parsed and checked on its own (substituted into the defaults), so that all
-    bad fields are marked at once: the good values, and the message of each bad one."""
+def parse_fields(
+    values: dict[str, Any], base: RunConfig | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Every field parsed and checked on its own (substituted into ``base``, the defaults if
+    None), so that all bad fields are marked at once: the good values, and the message of each
+    bad one."""
     parsed: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for offered in form_fields():
@@ -97,7 +104,7 @@ def parse_fields(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]
         try:  # a Select's value is the choice itself; on/off and typed text are parsed
             chosen = offered.option.choices is not None
             value = raw if chosen else offered.parse(str(raw))
-            _config({offered.name: value}, None, None).validate()
+            _config({offered.name: value}, None, None, base).validate()
         except ValueError as error:
             errors[offered.name] = str(error)
             continue
@@ -108,8 +115,27 @@ def parse_fields(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]
     return parsed, errors
 
 
-def _config(values: dict[str, Any], data: str | None, cache_dir: str | None) -> RunConfig:
-    return with_values(None, {**values, "data": data, "cache_dir": cache_dir})
+def _config(
+    values: dict[str, Any], data: str | None, cache_dir: str | None, base: RunConfig | None = None
+) -> RunConfig:
+    return with_values(base, {**values, "data": data, "cache_dir": cache_dir})
+
+
+def form_value(offered: OfferedField, config: RunConfig) -> Any:
+    """What the field's widget holds for ``config``'s value: a choice itself, else its text."""
+    value = getattr(getattr(config, offered.section), offered.name)
+    return value if offered.option.choices is not None else offered.text(value)
+
+
+def viewed_config(run_dir: Path) -> RunConfig | None:
+    """The config of a run being viewed, read and checked by the engine's reader; None while it
+    has none to read (a run still starting) or a damaged one (its view says what is wrong)."""
+    from workbench.engine.runs import Run
+
+    try:
+        return Run(run_dir).config()
+    except RunFileError:
+        return None
 
 
 def data_refusal(check: DataCheck | None) -> str | None:
@@ -137,6 +163,8 @@ Everything on the right comes from the run directory (`events.jsonl`, `status.js
 accuracy, precision and recall per epoch for train and validation, the loss batch by batch,
 progress, images per second, ETA and the event log. Opening the workbench while a run is going
 attaches to it; pick any run on the Runs screen (**3**, Enter) to see its curves here.
+The form then holds the viewed run's config ("New run from <id>"): change a field and press
+**s** for a new run with those values (the viewed run itself is never touched).
 On a small terminal **f** hides the form to give the plots room, and **p** turns the page of
 plots (two at a time).
 """
@@ -162,6 +190,11 @@ plots (two at a time).
         self.process: subprocess.Popen[bytes] | None = None
         self.errors: dict[str, str] = {}
         self.config: RunConfig | None = None
+        self.base: RunConfig | None = None
+        """The viewed run's config: the form starts from it, and s makes a new run of it
+        with the form's values (None: the defaults)."""
+        self.base_id = ""
+        """The id of the run ``base`` is from."""
         self._drawn_events = -1
         self._plotted_epochs = -1
         self._batch_drawn_at = 0.0
@@ -173,7 +206,7 @@ plots (two at a time).
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="train-body"):
             with VerticalScroll(id="train-form"):
-                yield Static("Run", classes="title")
+                yield Static("Run", id="form-title", classes="title")
                 for offered in self.fields:
                     name = offered.name
                     with Horizontal(classes="field"):
@@ -211,12 +244,13 @@ plots (two at a time).
 
     def on_mount(self) -> None:
         self.query_one("#train-form").can_focus = False  # Tab goes straight to the fields
-        self.validate_form()
         self.set_interval(POLL_SECONDS, self.poll_run)
         if self.tail is None:  # attach at once (Stop works before the engine is in)
             found = find_run_to_attach(self.wb.runs_root)
             if found is not None:
                 self.attach(found)
+        self.show_base()  # the attached run's config (attach fills the form only once mounted)
+        self.validate_form()
         self.watch(self.app, "engine_ready", self._engine_ready)
         self.watch(
             self.app, "data_check", lambda _: self._engine_ready(self.wb.engine_ready), init=False
@@ -236,9 +270,23 @@ plots (two at a time).
             values[name] = widget.value if isinstance(widget, (Input, Select)) else None
         return values
 
+    def show_base(self) -> None:
+        """Fill the form with the viewed run's config and say that s makes a new run of it."""
+        if self.base is None:
+            return
+        for offered in self.fields:
+            widget = self.query_one(f"#f-{offered.name}")
+            if isinstance(widget, (Input, Select)):
+                widget.value = form_value(offered, self.base)
+        self.query_one("#form-title", Static).update(f"New run from {self.base_id}")
+        self.validate_form()
+        self.refresh_summary()
+
     def validate_form(self) -> RunConfig | None:
         """Mark invalid fields inline; the valid config or None."""
-        config, errors = form_errors(self.form_values(), self.wb.data_path, self.wb.cache_dir)
+        config, errors = form_errors(
+            self.form_values(), self.wb.data_path, self.wb.cache_dir, self.base
+        )
         self.errors, self.config = errors, config
         for name in self.names:
             self.query_one(f"#f-{name}").set_class(name in errors, "-invalid")
@@ -267,8 +315,9 @@ plots (two at a time).
             return
         # The network as the form describes it, even while a field it does not depend on
         # (the learning rate, say) is being fixed.
-        parsed, _ = parse_fields(self.form_values())
-        config = _config({k: v for k, v in parsed.items() if k in shaping}, None, None)
+        parsed, _ = parse_fields(self.form_values(), self.base)
+        shaped = {k: v for k, v in parsed.items() if k in shaping}
+        config = _config(shaped, None, None, self.base)
         classes = len(self.wb.class_names) or 3
         self.build_summary(config.model, config.data.image_size, classes)
 
@@ -323,7 +372,7 @@ plots (two at a time).
         except (OSError, UsageError) as error:
             self.notify(f"Cannot create the run directory: {error}", severity="error")
             return
-        self.launch(argv, run_dir)
+        self.launch(argv, run_dir, config)
 
     def action_stop(self) -> None:
         state = self.tail.state if self.tail else None
@@ -357,24 +406,31 @@ plots (two at a time).
         form = self.query_one("#train-form")
         form.display = not form.display
 
-    def launch(self, argv: list[str], run_dir: Path) -> None:
+    def launch(self, argv: list[str], run_dir: Path, config: RunConfig | None = None) -> None:
+        """Start ``argv`` training into ``run_dir`` (a new run of ``config``, or a resumed one)
+        and watch it."""
         try:
             self.process = tui_launch.start_training(argv, run_dir)
         except OSError as error:
             self.notify(f"Could not start training: {error}", severity="error")
             return
-        self.attach(run_dir, pid=self.process.pid)
+        self.attach(run_dir, pid=self.process.pid, config=config)
         self.notify(f"Training started in {run_dir} (pid {self.process.pid}).")
         if self.has_class("-narrow"):
             self.query_one("#train-form").display = False  # f brings it back
 
     # ---- live view ----------------------------------------------------------------------
-    def attach(self, run_dir: Path, *, pid: int = 0) -> None:
-        """Watch ``run_dir`` from now on (its whole history is read on the next poll)."""
+    def attach(self, run_dir: Path, *, pid: int = 0, config: RunConfig | None = None) -> None:
+        """Watch ``run_dir`` from now on (its whole history is read on the next poll), and show
+        its config (``config``, else its config.json) in the form, for a new run from it."""
         self.tail = tui_launch.RunTail(run_dir, pid=pid)
+        config = config or viewed_config(run_dir)
+        if config is not None:
+            self.base, self.base_id = config, run_dir.name
         self._drawn_events, self._drawn_state, self._plotted_epochs = -1, "", -1
         self._header = ""
         if self.is_mounted:
+            self.show_base()
             self.query_one("#run-log", RichLog).clear()
             if not self.wb.engine_ready:
                 self.query_one("#run-header", Static).update(
