@@ -183,6 +183,78 @@ def training_is_going(state: RunState) -> bool:
     return run_is_live(state.run_dir)
 
 
+@dataclass(frozen=True)
+class LiveTraining:
+    """A run that a process is training now, and that process."""
+
+    run_dir: Path
+    pid: int | None
+    """The process to ask to stop: the one holding the run's lock (None: it names none)."""
+
+    @property
+    def name(self) -> str:
+        """The run's id, with its sweep's folder for a run inside a sweep."""
+        parent = self.run_dir.parent.name
+        return f"{parent}/{self.run_dir.name}" if parent.startswith("sweep") else self.run_dir.name
+
+
+def live_training(state: RunState) -> LiveTraining | None:
+    """The watched run if its training process is there (:func:`training_is_going`): the pid
+    is the lock's holder's, or, before the process took the lock, the one the TUI launched."""
+    from workbench.engine.runs import lock_holder, run_is_live
+
+    if run_is_live(state.run_dir):
+        return LiveTraining(state.run_dir, lock_holder(state.run_dir) or state.pid or None)
+    if state.state == "waiting" and state.pid and pid_alive(state.pid):
+        return LiveTraining(state.run_dir, state.pid)
+    return None
+
+
+def live_trainings(runs_root: Path, watched: RunState | None = None) -> list[LiveTraining]:
+    """Every run being trained now: the watched one first, then those under ``runs_root`` whose
+    lock is held (runs inside a sweep's folder too), whoever started them."""
+    from workbench.engine.runs import lock_holder, run_is_live
+    from workbench.engine.sweep import is_sweep_dir
+
+    found = [live] if watched is not None and (live := live_training(watched)) else []
+    seen = {item.run_dir.resolve() for item in found}
+    try:
+        folders = [p for p in Path(runs_root).iterdir() if p.is_dir()]
+        folders += [p for f in folders if is_sweep_dir(f) for p in f.iterdir() if p.is_dir()]
+    except OSError:
+        return found
+    for run_dir in folders:
+        if run_dir.resolve() not in seen and run_is_live(run_dir):
+            found.append(LiveTraining(run_dir, lock_holder(run_dir)))
+    return found
+
+
+NOTHING_TO_STOP = "No training is going: nothing to stop."
+
+
+def stop_question(live: LiveTraining) -> str:
+    """The confirm before stopping a run this TUI did not start."""
+    pid = f"pid {live.pid}" if live.pid else "pid unknown"
+    return (
+        f"Run {live.name} is training in another process ({pid}): started from the command "
+        "line, another workbench or a sweep.\n\nStop it? It finishes its batch, saves last.pt "
+        "and can be resumed later (r)."
+    )
+
+
+def sharing_question(live: list[LiveTraining], starting: str) -> str | None:
+    """The confirm before ``starting`` (e.g. "A new run") while runs train; None if none do."""
+    if not live:
+        return None
+    names = ", ".join(item.name for item in live)
+    verb, them = ("is", "it") if len(live) == 1 else ("are", "them")
+    return (
+        f"{names} {verb} training now. {starting} would share this machine with {them}: "
+        "each goes slower, and they share the GPU's memory (one may run out of it).\n\n"
+        "Start anyway?"
+    )
+
+
 class RunTail:
     """Follows one run directory; :meth:`poll` returns the log lines that are new."""
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -286,3 +288,73 @@ async def test_reattaching_shows_the_runs_config(make_app, runs_root: Path) -> N
         assert _form_shows(screen, viewed_config) == {}
         text = str(screen.query_one("#model-summary", Static).render())
         assert "3×64×64" in text
+
+
+HOLDER = """
+import signal, sys
+from workbench.engine.runs import RunLock
+lock = RunLock.acquire(sys.argv[1])
+signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
+print("locked", flush=True)
+sys.stdin.read()
+"""
+"""A training process of another session, still preparing its data: it holds the run's lock
+but has written no status yet; SIGINT ends it with 130, closing its stdin ends it with 0."""
+
+
+@pytest.fixture
+def other_session(runs_root: Path) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
+    """A run launched by another workbench (its config.json only) and the process training it."""
+    from workbench import tui_launch
+
+    run_dir, _ = tui_launch.new_run(runs_root, RunConfig())
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(run_dir)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    yield run_dir, holder
+    if holder.poll() is None:
+        holder.communicate("")
+
+
+async def test_x_offers_to_stop_a_run_another_process_trains(make_app, other_session) -> None:  # type: ignore[no-untyped-def]
+    """The mode bar shows the run training; x asks, y sends SIGINT to the lock's holder."""
+    from workbench.screens.confirm import ConfirmScreen
+
+    run_dir, holder = other_session
+    app = make_app(start_mode="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _ready(app, pilot)
+        assert run_dir.name in app.run_status
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert f"pid {holder.pid}" in app.screen.question
+        await pilot.press("y")
+        assert await asyncio.to_thread(holder.wait) == 130
+        assert app.screen is screen
+
+
+async def test_a_second_run_asks_before_sharing_the_machine(
+    make_app, runs_root: Path, other_session, launches: _Launches
+) -> None:  # type: ignore[no-untyped-def]
+    from workbench.screens.confirm import ConfirmScreen
+
+    run_dir, _ = other_session
+    app = make_app(start_mode="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _ready(app, pilot)
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert run_dir.name in app.screen.question and "share" in app.screen.question
+        await pilot.press("n")
+        await pilot.pause()
+        assert launches.argv == [] and [p.name for p in runs_root.iterdir()] == [run_dir.name]
+        await pilot.press("s")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+        assert len(launches.argv) == 1
+        assert screen.tail is not None and screen.tail.run_dir != run_dir

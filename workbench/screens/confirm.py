@@ -1,14 +1,19 @@
-"""A yes/no question over the current screen (used before quitting with work in flight)."""
+"""A yes/no question over the current screen: before quitting with work in flight, before
+stopping a run another process started, before starting training beside one that trains."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Static
+
+from workbench import tui_launch
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -40,3 +45,25 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+
+def start_after_asking(
+    screen: Screen[Any],
+    starting: str,
+    runs_root: Path,
+    start: Callable[[], None],
+    *,
+    watched: tui_launch.RunState | None = None,
+) -> None:
+    """Call ``start`` now if nothing trains; else first ask whether ``starting`` (e.g. "A new
+    run", "A sweep of 4 runs") may share the machine with the runs that do."""
+    question = tui_launch.sharing_question(tui_launch.live_trainings(runs_root, watched), starting)
+    if question is None:
+        start()
+        return
+
+    def answered(yes: bool | None) -> None:
+        if yes:
+            start()
+
+    screen.app.push_screen(ConfirmScreen(question, yes="Start", no="Cancel"), answered)

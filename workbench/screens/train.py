@@ -35,6 +35,7 @@ from workbench.engine.runs import EVENTS, run_is_live
 from workbench.engine.timefmt import duration_text
 from workbench.errors import ConfigError, RunFileError, UsageError
 from workbench.screens.base import WorkbenchScreen
+from workbench.screens.confirm import ConfirmScreen, start_after_asking
 from workbench.widgets.plots import MetricPlot
 from workbench.widgets.status import Line
 
@@ -359,14 +360,14 @@ plots (two at a time).
         if refusal is not None:
             self.notify(refusal, title="Not started", severity="error", timeout=15)
             return
-        if self.tail is not None and self.tail.state.active:
-            self.notify(
-                "A run is already being watched and going; stop it first (x).", severity="warning"
-            )
-            return
         if not self.wb.engine_ready:
             self.notify("The engine is still loading; try again in a moment.", severity="warning")
             return
+        root, watched = self.wb.runs_root, self.watched
+        start_after_asking(self, "A new run", root, lambda: self.start_new(config), watched=watched)
+
+    def start_new(self, config: RunConfig) -> None:
+        """Create the new run's folder with its config, and launch it."""
         try:
             run_dir, argv = tui_launch.new_run(self.wb.runs_root, config)
         except (OSError, UsageError) as error:
@@ -374,25 +375,53 @@ plots (two at a time).
             return
         self.launch(argv, run_dir, config)
 
+    @property
+    def watched(self) -> tui_launch.RunState | None:
+        """The state of the run shown on the right (None: none)."""
+        return self.tail.state if self.tail is not None else None
+
     def action_stop(self) -> None:
-        state = self.tail.state if self.tail else None
-        if state is None or not state.active or not state.pid:
-            self.notify("No running training to stop.", severity="warning")
+        """Stop the watched run if it trains, else any run that does: at once if this screen
+        started it, after a confirm if another process did."""
+        found = tui_launch.live_trainings(self.wb.runs_root, self.watched)
+        if not found:
+            self.notify(tui_launch.NOTHING_TO_STOP, severity="warning")
             return
-        if tui_launch.stop_training(state.pid):
-            self.notify("Stop asked (SIGINT): the run finishes its batch and saves last.pt.")
+        target = found[0]
+        process = self.process
+        if process is not None and process.poll() is None and target.pid == process.pid:
+            self.stop(target)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.stop(target)
+
+        question = tui_launch.stop_question(target)
+        self.app.push_screen(ConfirmScreen(question, yes="Stop", no="Keep"), answered)
+
+    def stop(self, target: tui_launch.LiveTraining) -> None:
+        """Ask ``target``'s process to stop (SIGINT)."""
+        if target.pid and tui_launch.stop_training(target.pid):
+            self.notify(f"Stop asked (SIGINT): {target.name} finishes its batch and saves last.pt.")
         else:
             self.notify("The training process is not there any more.", severity="warning")
 
     def action_resume(self) -> None:
-        state = self.tail.state if self.tail else None
+        state = self.watched
         if state is None or state.state not in ("stopped", "lost", "failed"):
             self.notify(
                 "Only a stopped run can be resumed; pick one on the Runs screen.",
                 severity="warning",
             )
             return
-        self.launch(tui_launch.train_argv(state.run_dir), state.run_dir)
+        run_dir = state.run_dir
+        start_after_asking(
+            self,
+            f"Resuming {run_dir.name}",
+            self.wb.runs_root,
+            lambda: self.launch(tui_launch.train_argv(run_dir), run_dir),
+        )
 
     def action_plot_page(self) -> None:
         """On short terminals the plots show two at a time: turn the page."""
