@@ -308,14 +308,20 @@ def other_session(runs_root: Path) -> Iterator[tuple[Path, subprocess.Popen[str]
     from workbench import tui_launch
 
     run_dir, _ = tui_launch.new_run(runs_root, RunConfig())
+    holder = _hold(run_dir)
+    yield run_dir, holder
+    if holder.poll() is None:
+        holder.communicate("")
+
+
+def _hold(run_dir: Path) -> subprocess.Popen[str]:
+    """Start a :data:`HOLDER` on ``run_dir``, once it holds the lock."""
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(run_dir)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
-    yield run_dir, holder
-    if holder.poll() is None:
-        holder.communicate("")
+    return holder
 
 
 async def test_x_offers_to_stop_a_run_another_process_trains(make_app, other_session) -> None:  # type: ignore[no-untyped-def]
@@ -358,3 +364,29 @@ async def test_a_second_run_asks_before_sharing_the_machine(
         await settle(pilot)
         assert len(launches.argv) == 1
         assert screen.tail is not None and screen.tail.run_dir != run_dir
+
+
+async def test_x_offers_a_sweep_run_beside_a_finished_one(make_app, runs_root: Path) -> None:  # type: ignore[no-untyped-def]
+    """The viewed run is done, but a sweep trains one of its runs: x offers to stop that one,
+    and n leaves it training."""
+    from workbench.screens.confirm import ConfirmScreen
+
+    sweep = runs_root / "sweep-abc"
+    (sweep / "lr-0.001").mkdir(parents=True)
+    (sweep / "sweep.json").write_text("{}")
+    holder = _hold(sweep / "lr-0.001")
+    try:
+        write_run(runs_root / "done")
+        app = make_app(start_mode="train")
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await _ready(app, pilot)
+            assert screen.tail is not None and screen.tail.run_dir.name == "done"
+            await pilot.press("x")
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmScreen)
+            assert "sweep-abc/lr-0.001" in app.screen.question
+            await pilot.press("n")
+            await pilot.pause()
+            assert app.screen is screen and holder.poll() is None
+    finally:
+        holder.communicate("")
