@@ -207,6 +207,7 @@ async def test_a_data_path_that_failed_to_load_is_not_trained_on(
         await pilot.press("2")
         screen = await _ready(app, pilot)
         assert screen.errors == {}
+        assert "Data screen (1)" in str(screen.query_one("#form-status", Static).render())
         await pilot.press("s")
         await pilot.pause()
         assert screen.tail is None and launches.argv == []
@@ -217,7 +218,9 @@ async def test_a_data_path_that_failed_to_load_is_not_trained_on(
         path.value = str(tiny_images)
         await path.action_submit()
         await settle(pilot)
-        await pilot.press("2", "s")
+        await pilot.press("2")
+        assert "Data screen" not in str(screen.query_one("#form-status", Static).render())
+        await pilot.press("s")
         await settle(pilot)
         assert len(launches.argv) == 1 and screen.tail is not None
         assert [p.name for p in runs_root.iterdir()] == [screen.tail.run_dir.name]

@@ -253,9 +253,11 @@ plots (two at a time).
         self.show_base()  # the attached run's config (attach fills the form only once mounted)
         self.validate_form()
         self.watch(self.app, "engine_ready", self._engine_ready)
-        self.watch(
-            self.app, "data_check", lambda _: self._engine_ready(self.wb.engine_ready), init=False
-        )
+        self.watch(self.app, "data_check", self._data_checked, init=False)
+
+    def _data_checked(self, _check: DataCheck | None) -> None:
+        self.validate_form()  # its status line says when the data set cannot be used
+        self._engine_ready(self.wb.engine_ready)
 
     def _engine_ready(self, ready: bool) -> None:
         if not ready:
@@ -294,7 +296,9 @@ plots (two at a time).
             self.query_one(f"#e-{name}", Static).update(errors.get(name, ""))
             self.query_one(f"#e-{name}").display = name in errors
         status = self.query_one("#form-status", Static)
-        status.update(f"fix {len(errors)} field(s) to start" if errors else "")
+        unusable = data_refusal(self.wb.data_check_now()) is not None
+        note = "the data set did not load: fix it on the Data screen (1)" if unusable else ""
+        status.update(f"fix {len(errors)} field(s) to start" if errors else note)
         return config
 
     def on_input_changed(self, event: Input.Changed) -> None:
