@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from workbench.config import OfferedField, RunConfig, offered_fields, with_values
 from workbench.engine.atomic import atomic_write_text
@@ -434,3 +434,24 @@ def read_sweep(root: str | Path) -> SweepSummary:
         )
     return SweepSummary(plan.root, plan.grid, rows)
 
+
+class ExportTarget(NamedTuple):
+    """What an export of a path is made from: a run directory, and the sweep folder whose
+    figures come with it (None: the run is not part of a sweep)."""
+
+    run: Path
+    sweep: Path | None
+
+
+def export_target(path: str | Path) -> ExportTarget:
+    """The one rule of ``workbench --export --run PATH`` and of the Export screen's picker: a
+    sweep folder stands for its best run (:attr:`SweepSummary.best`) with its figures; a run
+    inside a sweep brings that sweep's figures; any other path is a run on its own (opened
+    and checked by the caller). UsageError when no run of the sweep has finished an epoch."""
+    path = Path(path).expanduser()
+    if is_sweep_dir(path):
+        best = read_sweep(path).best
+        if best is None or best.run is None:
+            raise UsageError(f"{path}: no run of this sweep has finished an epoch yet")
+        return ExportTarget(best.path, path)
+    return ExportTarget(path, path.parent if is_sweep_dir(path.parent) else None)
