@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from textual.widgets import Input, Static
 
 from tests.ui.helpers import settle
@@ -170,3 +171,60 @@ def test_find_sweeps_lists_sweep_folders_with_their_size(tmp_path: Path) -> None
     assert (listed.path, listed.runs, listed.label) == (folder, 2, "sweep-abc (sweep, 2 runs)")
     (folder / "sweep.json").write_text("{")  # a damaged sweep is left out, not a crash
     assert find_sweeps(tmp_path / "runs") == []
+
+
+# ------------------------------------------------------------------ the whole comparison flow
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_two_loss_sweep_from_runs_then_loss_comparison_from_export(  # type: ignore[no-untyped-def]
+    make_app, runs_root: Path, tmp_path: Path
+) -> None:
+    """Runs → w → loss ce,focal, 1 epoch at 64 px → wait for the sweep process → Export → pick
+    the sweep → export loss_comparison → the PNG and the CSV of both losses are there."""
+    import csv
+
+    from textual.widgets import SelectionList
+
+    out = tmp_path / "out"
+    app = make_app(start_mode="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        runs = app.screen
+        assert isinstance(runs, RunsScreen)
+        await pilot.press("w")
+        form = app.screen
+        values = {"lr": "", "loss": "ce,focal", "batch-size": "16", "epochs": "1", "size": "64"}
+        for name, value in values.items():
+            form.query_one(f"#g-{name}", Input).value = value
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen is runs and any("Sweep of 2 runs" in m for m in messages(app))
+        process = runs.sweep_process
+        assert process is not None
+        await until(pilot, lambda: process.poll() is not None, timeout=90)
+        logs = runs_root / ".tui-logs"
+        assert process.returncode == 0, "".join(p.read_text() for p in logs.iterdir())
+        [folder] = [p for p in runs_root.iterdir() if p.name.startswith("sweep-")]
+
+        await pilot.press("7")
+        await settle(pilot)
+        export = app.screen
+        assert isinstance(export, ExportScreen)
+        await pilot.press("o")  # the picker opens on the first entry after "no run": the sweep
+        await pilot.press("enter")
+        await settle(pilot)
+        assert export.run_path == str(folder)
+        await until(pilot, lambda: bool(export.choices))
+        reasons = {c.name: c.reason for c in export.choices}
+        assert reasons["loss_comparison"] is None and reasons["sweep"] is None, reasons
+        await pilot.press("n")
+        export.query_one("#ex-list", SelectionList).select("loss_comparison")
+        export.query_one("#ex-out", Input).value = str(out)
+        await pilot.press("x")
+        await until(pilot, lambda: export.last_result is not None, timeout=60)
+        assert (out / "loss_comparison.png").stat().st_size > 0
+        with open(out / "loss_comparison.csv", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        assert sorted(row["loss"] for row in rows) == ["ce", "focal"]
