@@ -144,7 +144,7 @@ class WorkbenchApp(App[None]):
         for failed in failed_launches():
             error = failed.error or f"exit status {failed.returncode}, no output"
             self.notify(
-                f"{failed.what.capitalize()} stopped with an error: {error}\n"
+                f"{failed.what.capitalize()} exited with an error: {error}\n"
                 f"(full output: {failed.log_path})",
                 title="A background process failed",
                 severity="error",

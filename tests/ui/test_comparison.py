@@ -87,13 +87,14 @@ async def test_a_launched_process_that_succeeds_or_is_stopped_is_quiet(  # type:
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         log = runs_root / ".tui-logs" / "ok.log"
-        for code in ("print('fine')", "import sys; print('stopped'); sys.exit(130)"):
+        quiet = ("print('all-good-output')", "import sys; print('by-signal-output'); sys.exit(130)")
+        for code in quiet:
             process = tui_launch.start_training(
                 [sys.executable, "-c", code], runs_root, log_path=log, what="a run"
             )
             await asyncio.to_thread(process.wait)
         app.check_launched()
-        assert not any("fine" in m or "stopped" in m for m in messages(app))
+        assert not any("all-good" in m or "by-signal" in m for m in messages(app))
 
 
 # ------------------------------------------------------------------ item 2: sweeps on Export
