@@ -35,7 +35,7 @@ from workbench.engine.events import (
     RunStopped,
 )
 from workbench.engine.process import pid_alive
-from workbench.errors import RunFileError
+from workbench.errors import EXIT_STOPPED, RunFileError
 
 if TYPE_CHECKING:
     from workbench.engine.runs import RunStatus
@@ -92,10 +92,6 @@ def launch_log_path(run_dir: Path) -> Path:
     return run_dir.parent / ".tui-logs" / f"{run_dir.name}.log"
 
 
-EXIT_STOPPED = 130
-"""The exit status of a run or sweep stopped by a signal (resumable): not a failure."""
-
-
 @dataclass
 class Launched:
     """A process this TUI started, until its exit has been reported."""
@@ -149,7 +145,8 @@ def start_training(
 
 def failed_launches() -> list[LaunchFailed]:
     """The watched processes that have exited since the last call, those that failed (not 0,
-    not :data:`EXIT_STOPPED`) with their error; each is reported once, and reaped."""
+    not :data:`~workbench.errors.EXIT_STOPPED`) with their error; each is reported once, and
+    reaped."""
     failed = []
     for launched in list(LAUNCHED):
         code = launched.process.poll()
