@@ -17,7 +17,7 @@ from types import ModuleType
 from workbench import __version__
 from workbench.cli import COMMANDS
 from workbench.cli.common import HelpFormatter, err_console
-from workbench.errors import UsageError, storage_message
+from workbench.errors import EXIT_STOPPED, UsageError, storage_message
 
 DESCRIPTION = """\
 A terminal workbench for deep-learning coursework.
@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
-        return 130
+        return EXIT_STOPPED
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ from workbench.screens import SCREENS, entry_for
 if TYPE_CHECKING:
     from workbench.screens.base import WorkbenchScreen
 
+LAUNCH_POLL_SECONDS = 1.0
+"""How often the app looks whether a process it started has exited with an error."""
 ENGINE_MODULES = (
     "torch",
     "workbench.engine.data",
@@ -132,6 +134,7 @@ class WorkbenchApp(App[None]):
 
     def on_mount(self) -> None:
         self.switch_mode(self.start_mode)
+        self.set_interval(LAUNCH_POLL_SECONDS, self.check_launched)
         if self.preload:
             # After the first frame: the import holds the GIL for long stretches, and started
             # here it would delay that frame by about a second.
@@ -160,6 +163,21 @@ class WorkbenchApp(App[None]):
         else:
             self.engine_status = ""
             self.engine_ready = True
+
+    def check_launched(self) -> None:
+        """Say when a process started from the TUI (a training run, a sweep) exits with an
+        error, with the error its log ends on: otherwise it would only be in the log."""
+        from workbench.tui_launch import failed_launches
+
+        for failed in failed_launches():
+            error = failed.error or f"exit status {failed.returncode}, no output"
+            self.notify(
+                f"{failed.what.capitalize()} exited with an error: {error}\n"
+                f"(full output: {failed.log_path})",
+                title="A background process failed",
+                severity="error",
+                timeout=20,
+            )
 
     def report_worker_error(self, worker: Worker[object]) -> None:
         """A worker failed: say what, in plain words, without stopping anything else."""

@@ -9,6 +9,10 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
+EXIT_STOPPED = 130
+"""The exit status of a command stopped by a signal (a training run or sweep stops cleanly and
+can be resumed): what the CLI returns and what the TUI does not report as a failure."""
+
 
 class UsageError(Exception):
     """Bad usage or bad input: the message says what, where, and what to do."""

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -34,7 +35,7 @@ from workbench.engine.events import (
     RunStopped,
 )
 from workbench.engine.process import pid_alive
-from workbench.errors import RunFileError
+from workbench.errors import EXIT_STOPPED, RunFileError
 
 if TYPE_CHECKING:
     from workbench.engine.runs import RunStatus
@@ -91,16 +92,46 @@ def launch_log_path(run_dir: Path) -> Path:
     return run_dir.parent / ".tui-logs" / f"{run_dir.name}.log"
 
 
+@dataclass
+class Launched:
+    """A process this TUI started, until its exit has been reported."""
+
+    process: subprocess.Popen[bytes]
+    what: str
+    """What it is, in the user's words: "the sweep", "training run r-0412"."""
+    log_path: Path
+
+
+@dataclass(frozen=True)
+class LaunchFailed:
+    """A launched process that exited with an error, and the error as its log last says it."""
+
+    what: str
+    pid: int
+    returncode: int
+    log_path: Path
+    error: str
+    """The last meaningful line of its log (empty: it printed nothing)."""
+
+
+LAUNCHED: list[Launched] = []
+"""Every process started by :func:`start_training` whose exit :func:`failed_launches` has not
+reported yet. Module level, because every screen that starts one (Train, Runs) goes through
+:func:`start_training`, and the app polls them all in one place."""
+
+
 def start_training(
-    argv: list[str], run_dir: Path, *, log_path: Path | None = None
+    argv: list[str], run_dir: Path, *, log_path: Path | None = None, what: str | None = None
 ) -> subprocess.Popen[bytes]:
     """Start ``argv`` in a new session, its output appended to ``log_path`` (default:
-    :func:`launch_log_path` of ``run_dir``)."""
+    :func:`launch_log_path` of ``run_dir``). It is watched: if it exits with an error,
+    :func:`failed_launches` reports it (``what``: its name there; default "training run
+    <run dir name>")."""
     log_path = log_path or launch_log_path(run_dir)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     with open(log_path, "ab") as log:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -108,6 +139,45 @@ def start_training(
             start_new_session=True,
             env=env,
         )
+    LAUNCHED.append(Launched(process, what or f"training run {run_dir.name}", log_path))
+    return process
+
+
+def failed_launches() -> list[LaunchFailed]:
+    """The watched processes that have exited since the last call, those that failed (not 0,
+    not :data:`~workbench.errors.EXIT_STOPPED`) with their error; each is reported once, and
+    reaped."""
+    failed = []
+    for launched in list(LAUNCHED):
+        code = launched.process.poll()
+        if code is None:
+            continue
+        LAUNCHED.remove(launched)
+        if code not in (0, EXIT_STOPPED, -signal.SIGINT):
+            error = last_log_line(launched.log_path)
+            pid = launched.process.pid
+            failed.append(LaunchFailed(launched.what, pid, code, launched.log_path, error))
+    return failed
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def last_log_line(log_path: Path) -> str:
+    """The last line of a log that says something: escape codes, blank lines and lines with no
+    letter (progress bars, rules) are passed over."""
+    try:
+        with open(log_path, "rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(0, log.tell() - 16384))  # the end is enough, however long the log
+            text = log.read().decode(errors="replace")
+    except OSError:
+        return ""
+    for line in reversed(text.replace("\r", "\n").splitlines()):
+        line = ANSI.sub("", line).strip()
+        if any(ch.isalpha() for ch in line):
+            return line
+    return ""
 
 
 def stop_training(pid: int) -> bool:

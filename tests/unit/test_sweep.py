@@ -72,7 +72,7 @@ def test_apply_params_sets_and_validates() -> None:
         apply_params(warm, {"epochs": "1", "warmup-epochs": "2"})
     plain = apply_params(base, {"residual": "off", "squeeze-excite": "yes"})
     assert (plain.model.residual, plain.model.squeeze_excite) == (False, True)
-    with pytest.raises(UsageError, match="loss=hinge: loss: must be one of"):
+    with pytest.raises(UsageError, match="--grid: loss=hinge: must be one of"):
         plan_sweep(parse_grid(["loss=hinge"]), base, "unused")
     other = tiny_run_config(tiny.data_dir, tiny.cache_dir, device="auto", num_workers=3)
     grid = parse_grid(["lr=1e-3"])

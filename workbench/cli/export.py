@@ -108,25 +108,26 @@ def train_quick(data: str | None, cache_dir: str | None, root: Path = RUNS_ROOT)
 def resolve_target(
     args: argparse.Namespace,
 ) -> tuple[Run, Path | None]:
-    """The run to export and the sweep folder (if ``--run`` names one)."""
+    """The run to export and the sweep folder whose figures come with it (``--run`` names the
+    sweep, or a run inside it: :func:`workbench.engine.sweep.export_target`)."""
     from workbench.engine.runs import Run, open_run
-    from workbench.engine.sweep import is_sweep_dir, read_sweep
+    from workbench.engine.sweep import export_target
 
     if args.run is None:
         data = data_path(args.data)
         found = finished_run_for(data)
         return (found if found is not None else train_quick(data, args.cache_dir)), None
-    path = Path(args.run).expanduser()
-    if is_sweep_dir(path):
-        best = read_sweep(path).best
-        if best is None or best.run is None:
-            raise UsageError(f"--run {path}: no run of this sweep has finished an epoch yet")
-        return Run(best.path), path
+    try:
+        path, sweep = export_target(args.run)
+    except UsageError as error:
+        raise UsageError(f"--run {error}") from None
+    if sweep is not None and sweep == Path(args.run).expanduser():
+        return Run(path), sweep  # the sweep's best run, as read_sweep found it
     run = open_run(path)
     if not run.checkpoint_path("best").is_file() and not run.checkpoint_path("last").is_file():
         raise UsageError(f"--run {path}: the run has no checkpoint yet")
     check_run(run)
-    return run, None
+    return run, sweep
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -139,7 +140,9 @@ def run_export(args: argparse.Namespace) -> int:
         check_data_path(args.data)
     started = time.monotonic()
     run, sweep = resolve_target(args)
-    out = Path(args.out) if args.out else EXPORTS_ROOT / (sweep.name if sweep else run.id)
+    # exports/<sweep> for a sweep, exports/<run-id> for a run (inside a sweep or not)
+    named = Path(args.run).expanduser().name if args.run and sweep is not None else run.id
+    out = Path(args.out) if args.out else EXPORTS_ROOT / named
     check_writable(out)
     problems = recipe_warnings(run)
     if problems:

@@ -26,7 +26,7 @@ from workbench.cli.common import (
 )
 from workbench.cli.train import add_run_options, config_from_args
 from workbench.config import offered_fields
-from workbench.errors import UsageError
+from workbench.errors import EXIT_STOPPED, UsageError
 
 HELP = "hyper-parameter sweep: every combination of a grid as runs, comparison plots"
 DESCRIPTION = """\
@@ -50,9 +50,6 @@ def description() -> str:
     ]
     wrapped = textwrap.fill(", ".join(names), width=88, break_on_hyphens=False)
     return DESCRIPTION.format(names=wrapped)
-
-
-EXIT_STOPPED = 130
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:

@@ -26,7 +26,7 @@ from workbench.cli.common import (
 from workbench.cli.options import add_config_options, given_values, resumed_options
 from workbench.config import RunConfig, check_data_path, offered_fields, with_values
 from workbench.engine.timefmt import duration_text
-from workbench.errors import RunBusyError, UsageError
+from workbench.errors import EXIT_STOPPED, RunBusyError, UsageError
 
 if TYPE_CHECKING:
     from rich.progress import Progress as RichProgress
@@ -47,7 +47,6 @@ Ctrl-C (or SIGTERM/SIGHUP) finishes the current batch, writes last.pt and stops
 stopped, with the run's own config.json. A second Ctrl-C aborts at once.
 """
 
-EXIT_STOPPED = 130
 EXIT_FAILED = 1
 
 

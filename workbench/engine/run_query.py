@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.engine.runs import Run, list_runs
-from workbench.errors import RunFileError
+from workbench.errors import RunFileError, UsageError
 
 UNREADABLE = "unreadable"
 """The state of a run whose files the reader refuses (the problem says which and why)."""
@@ -51,6 +51,35 @@ class ListedRun:
     def label(self) -> str:
         """``name (state)``: what a picker shows."""
         return f"{self.name} ({self.state})"
+
+
+@dataclass(frozen=True)
+class ListedSweep:
+    """A sweep folder as a picker shows it: where it is and how many runs its grid makes."""
+
+    path: Path
+    runs: int
+
+    @property
+    def label(self) -> str:
+        """``sweep-<id> (sweep, N runs)``: what a picker shows."""
+        return f"{self.path.name} (sweep, {self.runs} runs)"
+
+
+def find_sweeps(root: str | Path) -> list[ListedSweep]:
+    """The sweep folders directly under ``root``, newest first; one whose ``sweep.json`` is
+    damaged is left out (the Runs table shows its runs' own problems)."""
+    from workbench.engine.sweep import load_plan
+
+    found = []
+    for folder in _sweep_folders(Path(root)):
+        try:
+            found.append(
+                (folder.stat().st_mtime, ListedSweep(folder, len(load_plan(folder).entries)))
+            )
+        except (UsageError, OSError):
+            continue
+    return [listed for _, listed in sorted(found, key=lambda item: item[0], reverse=True)]
 
 
 def _sweep_folders(root: Path) -> list[Path]:

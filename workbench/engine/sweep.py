@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from workbench.config import OfferedField, RunConfig, offered_fields, with_values
 from workbench.engine.atomic import atomic_write_text
@@ -68,34 +68,44 @@ class Grid:
         return [f"{name}={','.join(values)}" for name, values in self.axes]
 
 
+class GridError(UsageError):
+    """A grid the sweep refuses. ``problem`` says what is wrong in the grid's own words
+    (``loss=xyz: must be one of ...``), for a form that shows it beside its fields; the message
+    (what the CLI prints) puts ``--grid:`` before it. ``name`` is the hyper-parameter at fault
+    (its grid name), when there is one."""
+
+    def __init__(self, problem: str, name: str | None = None) -> None:
+        super().__init__(f"--grid: {problem}")
+        self.problem = problem
+        self.name = name
+
+
 def parse_grid(items: Sequence[str]) -> Grid:
     """``["lr=1e-3,3e-4", "loss=ce,focal"]`` (or one string of them) -> Grid.
 
-    UsageError (one line) for a malformed item, an unknown hyper-parameter, a repeated one,
+    GridError (one line) for a malformed item, an unknown hyper-parameter, a repeated one,
     a value of the wrong type or an empty grid.
     """
     tokens = [token for item in items for token in item.split()]
     if not tokens:
-        raise UsageError("--grid: give at least one NAME=V1,V2 item, e.g. lr=1e-3,3e-4")
+        raise GridError("give at least one NAME=V1,V2 item, e.g. lr=1e-3,3e-4")
     axes: list[tuple[str, tuple[str, ...]]] = []
     for token in tokens:
         name, sep, raw = token.partition("=")
         name = _canonical(name)
         if not sep or not name:
-            raise UsageError(f"--grid: {token!r} is not NAME=V1,V2,...")
+            raise GridError(f"{token!r} is not NAME=V1,V2,...")
         params = grid_params()
         if name not in params:
-            raise UsageError(
-                f"--grid: unknown hyper-parameter {name!r}; one of {', '.join(params)}"
-            )
+            raise GridError(f"unknown hyper-parameter {name!r}; one of {', '.join(params)}", name)
         if name in dict(axes):
-            raise UsageError(f"--grid: {name} is given twice")
+            raise GridError(f"{name} is given twice", name)
         values = tuple(v.strip() for v in raw.split(",") if v.strip())
         if not values:
-            raise UsageError(f"--grid: {name} has no values")
+            raise GridError(f"{name} has no values", name)
         converted = [_convert(name, value) for value in values]
         if len(set(converted)) != len(values):  # also "1e-3,0.001" or "on,true"
-            raise UsageError(f"--grid: {name} repeats a value ({raw})")
+            raise GridError(f"{name} repeats a value ({raw})", name)
         axes.append((name, values))
     return Grid(tuple(axes))
 
@@ -105,18 +115,21 @@ def _convert(name: str, value: str) -> Any:
     try:
         return param.kind.parse(value)
     except ValueError:
-        raise UsageError(f"--grid: {name}={value!r} is not {param.kind.what}") from None
+        raise GridError(f"{name}={value!r} is not {param.kind.what}", name) from None
 
 
 def apply_params(base: RunConfig, params: dict[str, str]) -> RunConfig:
-    """``base`` with the given hyper-parameters set, validated (UsageError names the one)."""
+    """``base`` with the given hyper-parameters set, validated (GridError names the one)."""
     fields = grid_params()
     values = {fields[name].name: _convert(name, value) for name, value in params.items()}
     try:
         return with_values(base, values).validate()
     except ConfigError as error:
         shown = " ".join(f"{k}={v}" for k, v in params.items())
-        raise UsageError(f"--grid: {shown}: {error}") from None
+        only = next(iter(params)) if len(params) == 1 else None
+        # "loss=xyz: must be one of ..." when the value is at fault, else the field that is
+        own = only is not None and fields[only].name == error.field
+        raise GridError(f"{shown}: {error.message if own else error}", only) from None
 
 
 def run_name(index: int, params: dict[str, str]) -> str:
@@ -169,8 +182,13 @@ def default_sweep_dir(runs_root: str | Path, grid: Grid, base: RunConfig) -> Pat
 
 
 def plan_sweep(grid: Grid, base: RunConfig, root: str | Path) -> SweepPlan:
-    """Every combination's config and run folder (nothing is written)."""
+    """Every combination's config and run folder (nothing is written). Each value is checked
+    alone first, so a bad one is named by itself rather than in the first combination holding
+    it; then every combination (values that only clash together)."""
     root = Path(root)
+    for name, values in grid.axes:
+        for value in values:
+            apply_params(base, {name: value})
     entries = []
     for index, params in enumerate(grid.combinations(), start=1):
         config = apply_params(base, params)
@@ -415,3 +433,25 @@ def read_sweep(root: str | Path) -> SweepSummary:
             )
         )
     return SweepSummary(plan.root, plan.grid, rows)
+
+
+class ExportTarget(NamedTuple):
+    """What an export of a path is made from: a run directory, and the sweep folder whose
+    figures come with it (None: the run is not part of a sweep)."""
+
+    run: Path
+    sweep: Path | None
+
+
+def export_target(path: str | Path) -> ExportTarget:
+    """The one rule of ``workbench --export --run PATH`` and of the Export screen's picker: a
+    sweep folder stands for its best run (:attr:`SweepSummary.best`) with its figures; a run
+    inside a sweep brings that sweep's figures; any other path is a run on its own (opened
+    and checked by the caller). UsageError when no run of the sweep has finished an epoch."""
+    path = Path(path).expanduser()
+    if is_sweep_dir(path):
+        best = read_sweep(path).best
+        if best is None or best.run is None:
+            raise UsageError(f"{path}: no run of this sweep has finished an epoch yet")
+        return ExportTarget(best.path, path)
+    return ExportTarget(path, path.parent if is_sweep_dir(path.parent) else None)

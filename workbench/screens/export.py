@@ -52,14 +52,20 @@ class Choice:
 def build_sources(
     run_path: str | None, data: str | None, cache_dir: str | None, progress: Any = None
 ) -> Sources:
-    """The sources ``workbench --export`` would use for this run: its own data set (the
+    """The sources ``workbench --export --run`` would use for this run or sweep folder (a sweep
+    stands for its best run, a run inside a sweep brings the sweep's figures: the engine's one
+    rule, :func:`~workbench.engine.sweep.export_target`): the run's own data set (the
     session's data set only without a run)."""
     from workbench.engine.export.registry import Sources
     from workbench.engine.runs import open_run
+    from workbench.engine.sweep import export_target
 
-    run = open_run(run_path) if run_path else None
-    session_data = data if run is None else None
-    return Sources.for_run(run, data=session_data, cache_dir=cache_dir, progress=progress)
+    if run_path is None:
+        return Sources.for_run(None, data=data, cache_dir=cache_dir, progress=progress)
+    target = export_target(run_path)
+    return Sources.for_run(
+        open_run(target.run), cache_dir=cache_dir, sweep=target.sweep, progress=progress
+    )
 
 
 def list_choices(run_path: str | None, data: str | None, cache_dir: str | None) -> list[Choice]:
@@ -79,7 +85,9 @@ class ExportScreen(WorkbenchScreen):
     HELP = """
 Write the assignment's artefacts (figures, tables, reports) into a folder, exactly as
 `workbench --export --run RUN --out DIR` does. Pick the run with **o** (artefacts of Q3 need a
-trained run; Q1/Q2 and the data grids need none), set the output folder (default
+trained run; Q1/Q2 and the data grids need none); a sweep folder, listed as `sweep-<id> (sweep,
+N runs)`, stands for its best run and brings the sweep's figures (`sweep_*`,
+`loss_comparison`), as a run inside it does. Set the output folder (default
 `exports/<run-id>/`), tick artefacts with **space** (**a** all that apply, **n** none) and press
 **x** to export. Artefacts that do not apply say why. The evaluation of the run (test
 predictions, Grad-CAM) is computed once for all artefacts that need it; progress is shown, then
@@ -125,7 +133,9 @@ every file written, with its path.
             with Horizontal(classes="ex-row"):
                 yield Label("run")
                 yield RunPicker(
-                    fixed=[("no run: Q1, Q2 and data artefacts only", NO_RUN)], id="ex-run"
+                    fixed=[("no run: Q1, Q2 and data artefacts only", NO_RUN)],
+                    sweeps=True,
+                    id="ex-run",
                 )
             with Horizontal(classes="ex-row"):
                 yield Label("folder")

@@ -257,7 +257,9 @@ train one after the other in their own process and appear here as they go).
         )  # fmt: skip
         log = root / ".tui-logs" / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}.log"
         try:
-            self.sweep_process = tui_launch.start_training(argv, root, log_path=log)
+            self.sweep_process = tui_launch.start_training(
+                argv, root, log_path=log, what="the sweep"
+            )
         except OSError as error:
             self.notify(f"Could not start the sweep: {error}", severity="error")
             return

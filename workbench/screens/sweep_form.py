@@ -77,26 +77,34 @@ class SweepFormScreen(ModalScreen[SweepRequest | None]):
                 yield Button("Cancel (esc)", id="cancel")
 
     def request(self) -> SweepRequest:
-        """The checked request; UsageError with the reason when something is off."""
-        from workbench.engine.sweep import parse_grid
+        """The checked request; UsageError with the reason, in the form's words, when something
+        is off. Every value is checked by the code the ``workbench sweep`` command runs
+        (:func:`~workbench.engine.sweep.parse_grid`, then
+        :func:`~workbench.engine.sweep.plan_sweep`: alone, then in each combination), so a
+        sweep the form starts does not die on a value the form let through."""
+        from workbench.engine.sweep import GridError, parse_grid, plan_sweep
 
         items = []
         for name, _ in GRID_FIELDS:
             raw = self.query_one(f"#g-{name}", Input).value.replace(" ", "")
             if raw:
                 items.append(f"{name}={raw}")
-        grid = parse_grid(items)
         try:
             epochs = int(self.query_one("#g-epochs", Input).value)
             size = int(self.query_one("#g-size", Input).value)
         except ValueError:
             raise UsageError("epochs and size must be whole numbers") from None
         try:  # the config's own checks, worded as the form labels them
-            with_values(None, {"epochs": epochs, "image_size": size}).validate()
+            base = with_values(None, {"epochs": epochs, "image_size": size}).validate()
         except ConfigError as error:
             label = {"image_size": "size"}.get(error.field, error.field)
             raise UsageError(f"{label} {error.message}") from None
-        return SweepRequest(tuple(grid.to_text()), epochs, size, len(grid.combinations()))
+        try:
+            grid = parse_grid(items)
+            plan = plan_sweep(grid, base, "unused")  # nothing is written
+        except GridError as error:  # the problem without the command line's "--grid:"
+            raise UsageError(error.problem) from None
+        return SweepRequest(tuple(grid.to_text()), epochs, size, len(plan.entries))
 
     def action_submit(self) -> None:
         try:

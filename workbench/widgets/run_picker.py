@@ -1,5 +1,8 @@
 """The run picker of the Evaluate and Export screens: a Select over the runs of a folder.
 
+With ``sweeps`` (the Export screen) the sweep folders are offered too: exporting one is exporting
+its best run with the sweep's figures (:func:`workbench.engine.sweep.export_target`).
+
 It lists what the engine's one run query finds (runs with a checkpoint, sweep runs included,
 newest first) in a thread, keeps the current choice across refreshes, and opens on the newest
 run. A screen reacts to ``Select.Changed`` as for any Select, and to :class:`RunPicker.Listed`
@@ -29,9 +32,16 @@ class RunPicker(Select[str]):
         """The newest finished run for the data given to :meth:`reload` (the export policy)."""
 
     def __init__(
-        self, *, fixed: Sequence[tuple[str, str]] = (), prompt: str = "pick a run", id: str
+        self,
+        *,
+        fixed: Sequence[tuple[str, str]] = (),
+        prompt: str = "pick a run",
+        sweeps: bool = False,
+        id: str,
     ) -> None:
         self.fixed = list(fixed)
+        self.sweeps = sweeps
+        """Offer the sweep folders too (before the runs), as ``sweep-<id> (sweep, N runs)``."""
         if self.fixed:
             super().__init__(self.fixed, allow_blank=False, value=self.fixed[0][1], id=id)
         else:
@@ -44,9 +54,12 @@ class RunPicker(Select[str]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="runs")
     def _list(self, root: Path, data: str | None) -> None:
-        from workbench.engine.run_query import find_runs, newest_finished_run
+        from workbench.engine.run_query import find_runs, find_sweeps, newest_finished_run
 
-        options = [
+        options = (
+            [(sweep.label, str(sweep.path)) for sweep in find_sweeps(root)] if self.sweeps else []
+        )
+        options += [
             (entry.label, str(entry.run.path)) for entry in find_runs(root, checkpoint="any")
         ]
         wanted = str(Path(data).expanduser().resolve()) if data else None
