@@ -61,6 +61,12 @@ def parse_fields(values: dict[str, str]) -> tuple[dict[str, float], dict[str, st
 
 
 SHORT_TITLES = {"baseline": "reference", "tiny_eta": "tiny η", "wrong_side": "wrong side"}
+CASE_COLUMNS = (
+    ("case", 14), ("Δw11", 9), ("o1(1−o1)", 9), ("t1−o1", 6), ("net1", 4), ("x1", 3), ("t1", 6),
+    ("η", 5),
+)  # fmt: skip
+"""The cases table's columns with fixed widths, wide enough for every case's numbers: the
+layout never depends on when the rows arrive."""
 """Case names for the table (the full title is shown when a case is loaded)."""
 
 
@@ -146,8 +152,8 @@ float64 draws.
 
     def on_mount(self) -> None:
         table = self.query_one("#bp-cases", DataTable)
-        for column in ("case", "Δw11", "o1(1−o1)", "t1−o1", "net1", "x1", "t1", "η"):
-            table.add_column(column, key=column)
+        for column, width in CASE_COLUMNS:
+            table.add_column(column, key=column, width=width)
         self.load_report()
 
     @work(thread=True, exclusive=True, group="backprop", exit_on_error=False, name="backprop")
