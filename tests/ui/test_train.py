@@ -393,3 +393,31 @@ async def test_x_offers_a_sweep_run_beside_a_finished_one(make_app, runs_root: P
             assert app.screen is screen and holder.poll() is None
     finally:
         holder.communicate("")
+
+
+async def test_a_sweep_asks_before_sharing_the_machine(
+    make_app, runs_root: Path, other_session, launches: _Launches
+) -> None:  # type: ignore[no-untyped-def]
+    """While another process trains, a sweep from the Runs screen asks first: n starts
+    nothing, y starts the sweep."""
+    from workbench.screens.confirm import ConfirmScreen
+    from workbench.screens.sweep_form import SweepRequest
+
+    run_dir, _ = other_session
+    request = SweepRequest(grid=("lr=0.001,0.0003",), epochs=1, image_size=64, runs=2)
+    app = make_app(start_mode="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        screen.start_sweep(request)  # what the sweep form's ctrl+s hands back
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "A sweep of 2 runs" in app.screen.question and run_dir.name in app.screen.question
+        await pilot.press("n")
+        await pilot.pause()
+        assert launches.argv == []
+        screen.start_sweep(request)
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert len(launches.argv) == 1 and "sweep" in launches.argv[0]

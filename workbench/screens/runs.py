@@ -26,6 +26,7 @@ from workbench import tui_launch
 from workbench.engine.timefmt import duration_text
 from workbench.errors import RunFileError
 from workbench.screens.base import WorkbenchScreen
+from workbench.screens.confirm import start_after_asking
 from workbench.widgets.plots import MetricPlot
 
 if TYPE_CHECKING:
@@ -248,8 +249,18 @@ train one after the other in their own process and appear here as they go).
         self.app.push_screen(SweepFormScreen(), self.start_sweep)
 
     def start_sweep(self, request: SweepRequest | None) -> None:
+        """Start the sweep the form asked for; while runs train, ask first (they would share
+        the machine)."""
         if request is None:
             return
+        start_after_asking(
+            self,
+            f"A sweep of {request.runs} runs",
+            self.wb.runs_root,
+            lambda: self._launch_sweep(request),
+        )
+
+    def _launch_sweep(self, request: SweepRequest) -> None:
         root = self.wb.runs_root
         argv = tui_launch.sweep_argv(
             request.grid, data=self.wb.data_path, cache_dir=self.wb.cache_dir, runs_root=root,
