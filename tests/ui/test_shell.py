@@ -146,3 +146,19 @@ async def test_quitting_asks_every_opened_screen(make_app) -> None:  # type: ign
         await pilot.press("3")
         await pilot.pause()
         assert {type(s).__name__ for s in app.mode_screens()} == {"DataScreen", "RunsScreen"}
+
+
+@pytest.mark.parametrize(
+    "mode", ["data", "train", "runs", "evaluate", "autograd", "backprop", "export"]
+)
+async def test_every_shown_key_fits_the_footer_at_80_columns(make_app, mode: str) -> None:  # type: ignore[no-untyped-def]
+    """At 80 columns no footer key is cut off: each shown binding's key lies wholly on screen."""
+    from textual.widgets import Footer
+
+    app = make_app(start_mode=mode, preload=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        keys = app.screen.query_one(Footer).query("FooterKey")
+        assert keys, mode
+        cut = [str(key.render()) for key in keys if key.region.right > 80 or key.region.width == 0]
+        assert cut == [], (mode, cut)

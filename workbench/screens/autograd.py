@@ -68,9 +68,9 @@ Highlighted in the graph: the current node (yellow) and the nodes receiving grad
         Binding("right,l", "step(1)", "Next"),
         Binding("left,h", "step(-1)", "Back"),
         Binding("home", "first", "First", show=False),
-        Binding("end,c", "last", "Compare"),
+        Binding("c,end", "last", "Compare"),
         Binding("e", "edit('x')", "Edit x"),
-        Binding("t", "edit('expr')", "Expression"),
+        Binding("t", "edit('expr')", "Code"),
         Binding("d", "toggle_dtype", "dtype"),
         Binding("r", "reset", "Reset"),
     ]

@@ -57,7 +57,7 @@ splits each class 70/10/20 with the seed, and decodes the images once into a cac
 {PICTURES_HELP}"""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("e", "edit_path", "Edit path"),
+        Binding("e", "edit_path", "Path"),
         Binding("o", "next_sample", "Sample"),
         Binding("n", "redraw", "Augment"),
         Binding("b", "switch_backend", "Backend"),

@@ -60,12 +60,12 @@ model found evidence for each. **←/→** step through them.
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("o", "pick_run", "Pick run"),
-        Binding("g", "reload", "Reload runs"),
+        Binding("g", "reload", "Reload runs", show=False),
         Binding("m", "tab('m')", "Metrics"),
         Binding("f", "tab('f')", "First 10"),
-        Binding("p", "tab('p')", "Probabilities"),
+        Binding("p", "tab('p')", "Probs"),
         Binding("w", "tab('w')", "Wrong"),
-        Binding("n", "redraw", "New draw"),
+        Binding("n", "redraw", "Redraw"),
         Binding("right", "wrong_step(1)", "Next wrong", show=False),
         Binding("left", "wrong_step(-1)", "Previous wrong", show=False),
         *(replace(binding, show=False) for binding in PANE_SCROLL_BINDINGS),  # footer is full
