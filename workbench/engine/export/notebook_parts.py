@@ -318,8 +318,7 @@ def _q3_model(run: Run) -> list[Cell]:
 
             Conv/BatchNorm/ReLU blocks, each stage ending in a 2×2 max pool, then global
             average pooling, dropout and one linear layer; the softmax turns its logits into
-            class probabilities. `best.pt` is loaded on the fly (`torch.load(...,
-            weights_only=True)`).
+            class probabilities. `best.pt` is loaded on the fly, with `weights_only=True`.
             """
         ),
         _code(
