@@ -37,17 +37,20 @@ def tiny_data(per_class: int = 10, size: int = 64, seed: int = 0) -> PreparedDat
     )
 
 
+TINY_TRAIN: dict[str, object] = {
+    "epochs": 3,
+    "batch_size": 8,
+    "lr": 3e-3,
+    "device": "cpu",
+    "num_workers": 0,
+    "warmup_epochs": 1,
+}
+"""A few short epochs on the CPU, in this process: the training options of every tiny run."""
+
+
 def tiny_config(**train: object) -> RunConfig:
     """An 8-channel stem and two residual 8/16-channel stages, a few epochs on the CPU."""
-    options: dict[str, object] = {
-        "epochs": 3,
-        "batch_size": 8,
-        "lr": 3e-3,
-        "device": "cpu",
-        "num_workers": 0,
-        "warmup_epochs": 1,
-    }
-    options.update(train)
+    options: dict[str, object] = {**TINY_TRAIN, **train}
     return RunConfig(
         data=DataConfig(image_size=64, augment="builtin"),
         model=ModelConfig(widths=(8, 16), convs_per_stage=1, dropout=0.2, stem=8),

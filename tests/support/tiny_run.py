@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from tests.support.tiny_loop import TINY_TRAIN
 from workbench.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from workbench.engine.data import prepare_data
 from workbench.engine.loop import fit
@@ -52,15 +53,7 @@ def write_tinted_folder(folder: Path, classes: tuple[str, ...] = CLASSES, seed: 
 
 
 def tiny_run_config(data_dir: Path, cache_dir: Path, **train: object) -> RunConfig:
-    options: dict[str, object] = {
-        "epochs": 3,
-        "batch_size": 8,
-        "lr": 3e-3,
-        "device": "cpu",
-        "num_workers": 0,
-        "warmup_epochs": 1,
-    }
-    options.update(train)
+    options: dict[str, object] = {**TINY_TRAIN, **train}
     return RunConfig(
         data=DataConfig(data=str(data_dir), image_size=64, cache_dir=str(cache_dir)),
         model=ModelConfig(widths=(8, 16), dropout=0.0, stem=8),
