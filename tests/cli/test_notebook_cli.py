@@ -126,3 +126,19 @@ def test_no_run_for_the_data_is_one_line(tmp_path: Path) -> None:
     result = run_cli("notebook", "--data", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 2
     assert "no finished run" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_no_execute_from_the_command_line(tmp_path: Path) -> None:
+    """`--no-execute` writes the cells without outputs and says so; its help shows no
+    misleading default."""
+    out = tmp_path / "cells.ipynb"
+    result = run_cli(
+        "notebook", str(tiny_run().run_dir), "--out", str(out), "--no-execute", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["executed"] is False and document["errors"] == 0
+    cells = json.loads(out.read_text(encoding="utf-8"))["cells"]
+    assert all(not c.get("outputs") for c in cells if c["cell_type"] == "code")
+    help_text = run_cli("notebook", "--help").stdout
+    assert "(default: True)" not in help_text

@@ -63,8 +63,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--no-execute",
-        dest="execute",
-        action="store_false",
+        action="store_true",
         help="write the cells without running them (no kernel needed)",
     )
     parser.add_argument(
@@ -145,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
                 sources,
                 path.parent,
                 name=path.name,
-                execute=args.execute,
+                execute=not args.no_execute,
                 html=args.html,
                 progress=progress,
             )
@@ -161,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         "notebook": str(path),
         "html": str(path.with_suffix(".html")) if args.html else None,
         "written": [str(p) for p in written],
-        "executed": bool(args.execute),
+        "executed": not args.no_execute,
         "seconds": round(seconds, 1),
         "test_accuracy": report.accuracy,
         **summary,
@@ -169,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(document)
         return 0
-    state = "executed" if args.execute else "not executed (--no-execute)"
+    state = "not executed (--no-execute)" if args.no_execute else "executed"
     out_console.print(
         f"[bold]{path}[/]: {summary['cells']} cells, {state}, {summary['bytes'] / 1e6:.1f} MB, "
         f"in {seconds:.0f} s (run {run_.id}, test accuracy {report.accuracy:.4f})",
