@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 
@@ -69,6 +70,63 @@ def _element(values: Sequence[float] | None, index: int) -> str:
     if len(values) == 1:
         return fmt(values[0])
     return fmt(values[index]) if index < len(values) else ""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a :class:`NumberTable`: its header, and the style of its cells."""
+
+    header: str
+    style: str = ""
+
+
+@dataclass(frozen=True)
+class NumberTable:
+    """Rows of numbers that never break mid-number: a table where it fits the width it is given,
+    else one line per row (``header value`` pairs), so ``1.028e+04`` never becomes ``1.028e+`` /
+    ``04`` in a narrow terminal."""
+
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+    def table(self) -> Table:
+        table = Table(box=None, pad_edge=False, padding=(0, 1), collapse_padding=True)
+        table.header_style = "bold"
+        for position, column in enumerate(self.columns):
+            style = column.style or ("dim" if position == 0 else "")
+            table.add_column(column.header, justify="right", style=style, no_wrap=True)
+        for row in self.rows:
+            table.add_row(*row)
+        return table
+
+    def lines(self) -> list[Text]:
+        """The narrow form: ``i=0  upstream 1.25  × local 0.3778 …``, wrapped between pairs."""
+        out = []
+        for row in self.rows:
+            line = Text(overflow="fold")
+            for position, (column, cell) in enumerate(zip(self.columns, row, strict=True)):
+                if position == 0:
+                    line.append(f"{column.header}={cell}", style="dim")
+                elif cell:
+                    line.append("  ")
+                    line.append(f"{column.header} ", style="bold")
+                    line.append(cell, style=column.style)
+            out.append(line)
+        return out
+
+    def width(self) -> int:
+        """Columns the table needs with every header and number whole, one space between."""
+        widths = [
+            max(cell_len(text) for text in (column.header, *(row[i] for row in self.rows)))
+            for i, column in enumerate(self.columns)
+        ]
+        return sum(widths) + len(widths) - 1
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self.width() <= options.max_width:
+            yield self.table()
+        else:
+            yield from self.lines()
 
 
 # --------------------------------------------------------------------------- the graph
@@ -203,20 +261,22 @@ def forward_panel(trace: AutogradTrace, step: ForwardStep) -> RenderableType:
         )
     elif node.kind == "constant":
         parts.append(Text("a Python number: autograd records no node for it", style="dim"))
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("i", justify="right", style="dim")
     operands = [trace.node(i) for i in node.inputs]
-    for operand in operands:
-        table.add_column(operand.name, justify="right")
-    table.add_column(node.name, justify="right", style="bold cyan")
+    columns = (
+        Column("i"),
+        *(Column(operand.name) for operand in operands),
+        Column(node.name, "bold cyan"),
+    )
     size = max([len(node.value or ())] + [len(o.value or ()) for o in operands])
-    for index in range(size):
-        table.add_row(
+    rows = tuple(
+        (
             str(index),
             *(_element(o.value, index) for o in operands),
             _element(node.value, index),
         )
-    parts.append(table)
+        for index in range(size)
+    )
+    parts.append(NumberTable(columns, rows))
     if step.note:
         parts.append(Text(step.note, style="italic"))
     if node.scalar and node.id == trace.output and trace.reduced:
@@ -251,17 +311,12 @@ def backward_panel(trace: AutogradTrace, step: BackwardStep) -> RenderableType:
         previous = _previous(trace, step, local)
         parts.append(Text(""))
         parts.append(Text(local.formula, style="bold yellow"))
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        table.add_column("i", justify="right", style="dim", overflow="fold")
-        table.add_column("upstream", justify="right", overflow="fold")
-        table.add_column("× local", justify="right", overflow="fold")
-        table.add_column("= contribution", justify="right", overflow="fold")
+        columns = [Column("i"), Column("upstream"), Column("× local"), Column("= contrib.")]
         if previous is not None:
-            table.add_column("+ before", justify="right", overflow="fold")
-        table.add_column(
-            grad_label(local.input_name), justify="right", style="bold green", overflow="fold"
-        )
+            columns.append(Column("+ before"))
+        columns.append(Column(grad_label(local.input_name), "bold green"))
         size = max(len(local.local), len(local.contribution), len(local.accumulated))
+        rows = []
         for index in range(size):
             row = [
                 str(index),
@@ -272,8 +327,8 @@ def backward_panel(trace: AutogradTrace, step: BackwardStep) -> RenderableType:
             if previous is not None:
                 row.append(_element(previous.accumulated, index))
             row.append(_element(local.accumulated, index))
-            table.add_row(*row)
-        parts.append(table)
+            rows.append(tuple(row))
+        parts.append(NumberTable(tuple(columns), tuple(rows)))
         if previous is not None:
             parts.append(
                 Text(
