@@ -162,3 +162,22 @@ async def test_dtype_toggle_with_a_bad_field_keeps_the_focus(make_app) -> None: 
         assert app.focused is None
         await pilot.press("right")
         assert screen.position == 1 and expr.value.endswith(" + x.g")
+
+
+async def test_at_160_columns_the_graph_shows_every_gradient_whole(make_app) -> None:  # type: ignore[no-untyped-def]
+    """At the comparison every node line carries its value and gradient: at 160 columns the
+    graph panel widens to its lines instead of cutting them (the step panel wraps its prose)."""
+    from textual.containers import VerticalScroll
+
+    app = make_app(start_mode="autograd", preload=False)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await _ready(app, pilot)
+        await pilot.press("end")
+        await pilot.pause()
+        graph = screen.query_one("#ag-graph", Static)
+        box = screen.query_one("#ag-graph-box", VerticalScroll)
+        lines = _text(graph, width=400).splitlines()
+        widest = max(len(line.rstrip()) for line in lines)
+        assert widest <= box.scrollable_content_region.width, (widest, box.size)
+        panel = screen.query_one("#ag-panel-box", VerticalScroll)
+        assert panel.size.width >= 50  # the comparison's tables still fit beside it
