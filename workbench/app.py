@@ -181,9 +181,11 @@ class WorkbenchApp(App[None]):
 
     def report_worker_error(self, worker: Worker[object]) -> None:
         """A worker failed: say what, in plain words, without stopping anything else."""
-        self.notify(
-            f"{worker.error}", title=f"{worker.name or 'background work'} failed", severity="error"
-        )
+        from workbench.errors import user_message
+
+        error = worker.error
+        text = user_message(error) if error is not None else "no reason given"
+        self.notify(text, title=f"{worker.name or 'background work'} failed", severity="error")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:

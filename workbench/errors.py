@@ -83,3 +83,33 @@ def storage_message(error: OSError) -> str | None:
         f"{where}{problem}; free some space or write elsewhere "
         "(--run-dir/--runs-root for runs, --out for exports, --cache-dir for the image cache)"
     )
+
+
+_PATH_PROBLEMS = {
+    errno.ENOENT: "does not exist",
+    errno.ENOTDIR: "cannot be used: a part of this path is a file, not a folder",
+    errno.EISDIR: "is a folder, where a file is needed",
+    errno.EEXIST: "already exists",
+    errno.ENAMETOOLONG: "is too long a name for the file system",
+    errno.ELOOP: "goes round a loop of symbolic links",
+}
+"""What an error number means for the path it names, in a user's words (no ``[Errno 20]``)."""
+
+
+def user_message(error: BaseException) -> str:
+    """One sentence about ``error`` for a user who never sees a traceback (the TUI's status
+    lines and notifications): a UsageError's own message; for a file error, the path and what
+    is wrong with it in plain words; anything else, its type and message."""
+    if isinstance(error, UsageError):
+        return str(error)
+    if isinstance(error, OSError):
+        storage = storage_message(error)
+        if storage is not None:
+            return storage
+        problem = _PATH_PROBLEMS.get(error.errno or 0)
+        if problem is not None and error.filename:
+            return f"{error.filename} {problem}"
+        what = error.strerror or str(error)
+        return f"{error.filename}: {what.lower()}" if error.filename else what
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -122,3 +122,32 @@ async def test_ticked_and_unticked_rows_differ_without_colour(make_app, monkeypa
         assert ticked[:3] != unticked[:3], (ticked, unticked)
         unavailable = row("confusion_matrix")  # not ticked and cannot be: marked as unticked
         assert unavailable[:3] == unticked[:3]
+
+
+async def test_a_failed_export_says_why_whole_at_80_columns(make_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """An output folder below a file: the status line names the path and the problem in words
+    (no ``[Errno 20]``), wrapped rather than cut at 80 columns."""
+    from textual.widgets import Label
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    out = blocker / "exports"
+    app = make_app(start_mode="export", preload=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _ready(app, pilot)
+        screen.refresh_choices(None)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("n")
+        screen.query_one("#ex-list", SelectionList).select("backprop")
+        screen.query_one("#ex-out", Input).value = str(out)
+        await pilot.press("x")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        label = screen.query_one("#progress-label", Label)
+        shown = "".join(
+            strip.text for strip in label.render_lines(label.region.reset_offset)
+        ).replace(" ", "")
+        assert "Errno" not in shown
+        assert "notafolder" in shown  # "a part of this path is a file, not a folder"
+        assert str(out).replace(" ", "") in shown  # the whole path, not cut at the edge

@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
 from workbench.app import DataCheck
 from workbench.config import DataConfig
+from workbench.errors import user_message
 from workbench.screens.base import PANE_SCROLL_BINDINGS, PICTURES_HELP, WorkbenchScreen
 from workbench.widgets.status import ProgressLine, ProgressUpdate, Throttle
 
@@ -167,7 +168,7 @@ splits each class 70/10/20 with the seed, and decodes the images once into a cac
             self.post_message(self.Scanned(config.data, scan, split_dataset(scan, config.seed)))
             self.post_message(self.Prepared(prepare_data(config, progress)))
         except UsageError as error:
-            self.post_message(self.Failed(config.data, str(error)))
+            self.post_message(self.Failed(config.data, user_message(error)))
 
     def on_progress_update(self, message: ProgressUpdate) -> None:
         if self.busy:
@@ -176,8 +177,7 @@ splits each class 70/10/20 with the seed, and decodes the images once into a cac
     def on_data_screen_failed(self, message: Failed) -> None:
         self.busy = False
         self.wb.data_check = DataCheck(message.data, problem=message.error)
-        self.query_one(ProgressLine).show(f"cannot use this data: {message.error}")
-        self.query_one(ProgressLine).add_class("error-text")
+        self.query_one(ProgressLine).fail(f"Cannot use this data: {message.error}")
         self.notify(message.error, title="Data", severity="error", timeout=10)
 
     def on_data_screen_scanned(self, message: Scanned) -> None:
@@ -213,7 +213,6 @@ splits each class 70/10/20 with the seed, and decodes the images once into a cac
             note = "cache hit"
         else:
             note = "decoded and cached" if data.cache_path else f"decoded, not cached: {UNCACHED}"
-        self.query_one(ProgressLine).remove_class("error-text")
         self.query_one(ProgressLine).show(
             f"{len(data.scan.paths)} images at {data.image_size}px ({note})"
         )

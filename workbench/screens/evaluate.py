@@ -24,6 +24,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, TabbedContent, TabPane
 
+from workbench.errors import user_message
 from workbench.render.evaluation import confused_pairs, confusion_table, metrics_table
 from workbench.screens.base import PANE_SCROLL_BINDINGS, PICTURES_HELP, WorkbenchScreen
 from workbench.widgets.evaluation_view import ScoredThumb, cam_overlay, probability_bars
@@ -162,7 +163,6 @@ model found evidence for each. **←/→** step through them.
         """Evaluate a run folder or checkpoint file in the background."""
         self.source = source
         self.busy = True
-        self.query_one(ProgressLine).remove_class("error-text")
         self.query_one(ProgressLine).show(f"loading {Path(source).name}…", 0, 0)
         self.run_evaluation(source, self.wb.cache_dir)
 
@@ -180,7 +180,7 @@ model found evidence for each. **←/→** step through them.
                 progress=Throttle(self.post_message),
             )
         except UsageError as error:
-            self.post_message(self.Failed(source, str(error)))
+            self.post_message(self.Failed(source, user_message(error)))
             return
         self.post_message(self.Evaluated(source, evaluation))
 
@@ -192,8 +192,7 @@ model found evidence for each. **←/→** step through them.
         if message.source != self.source:
             return
         self.busy = False
-        self.query_one(ProgressLine).show(f"cannot evaluate: {message.error}")
-        self.query_one(ProgressLine).add_class("error-text")
+        self.query_one(ProgressLine).fail(f"Cannot evaluate: {message.error}")
         self.notify(message.error, title="Evaluate", severity="error", timeout=10)
 
     async def on_evaluate_screen_evaluated(self, message: Evaluated) -> None:

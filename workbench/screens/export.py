@@ -24,6 +24,7 @@ from textual.message import Message
 from textual.widgets import Input, Label, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
+from workbench.errors import user_message
 from workbench.screens.base import WorkbenchScreen
 from workbench.widgets.run_picker import RunPicker
 from workbench.widgets.status import ProgressLine, ProgressUpdate, Throttle
@@ -195,7 +196,7 @@ every file written, with its path.
         try:
             choices = list_choices(run_path, data, cache_dir)
         except UsageError as error:
-            self.post_message(self.Failed(str(error)))
+            self.post_message(self.Failed(user_message(error)))
             return
         self.post_message(self.ChoicesReady(run_path, choices))
 
@@ -271,7 +272,6 @@ every file written, with its path.
             self.notify("give an output folder (d)", severity="warning")
             return
         self.busy = True
-        self.query_one(ProgressLine).remove_class("error-text")
         self.query_one(ProgressLine).show(f"exporting {len(names)} artefact(s)…", 0, len(names))
         self.export(self.run_path, out, names, self.wb.data_path, self.wb.cache_dir)
 
@@ -299,7 +299,7 @@ every file written, with its path.
 
             result = export_all(sources, Path(out), names=names, on_artefact=step)
         except (UsageError, OSError) as error:
-            self.post_message(self.Failed(str(error)))
+            self.post_message(self.Failed(user_message(error)))
             return
         self.post_message(self.Exported(out, result, time.monotonic() - started))
 
@@ -309,8 +309,7 @@ every file written, with its path.
 
     def on_export_screen_failed(self, message: Failed) -> None:
         self.busy = False
-        self.query_one(ProgressLine).show(f"export failed: {message.error}")
-        self.query_one(ProgressLine).add_class("error-text")
+        self.query_one(ProgressLine).fail(f"Export failed: {message.error}")
         self.notify(message.error, title="Export", severity="error", timeout=10)
 
     def on_export_screen_exported(self, message: Exported) -> None:

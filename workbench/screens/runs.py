@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Static
 
 from workbench import tui_launch
 from workbench.engine.timefmt import duration_text
-from workbench.errors import RunFileError
+from workbench.errors import RunFileError, user_message
 from workbench.screens.base import WorkbenchScreen
 from workbench.screens.confirm import start_after_asking
 from workbench.widgets.plots import MetricPlot
@@ -272,7 +272,7 @@ train one after the other in their own process and appear here as they go).
                 argv, root, log_path=log, what="the sweep"
             )
         except OSError as error:
-            self.notify(f"Could not start the sweep: {error}", severity="error")
+            self.notify(f"Could not start the sweep: {user_message(error)}", severity="error")
             return
         self.notify(
             f"Sweep of {request.runs} runs started (pid {self.sweep_process.pid}); "

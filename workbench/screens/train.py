@@ -33,7 +33,7 @@ from workbench.config import (
 )
 from workbench.engine.runs import EVENTS, run_is_live
 from workbench.engine.timefmt import duration_text
-from workbench.errors import ConfigError, RunFileError, UsageError
+from workbench.errors import ConfigError, RunFileError, UsageError, user_message
 from workbench.screens.base import WorkbenchScreen
 from workbench.screens.confirm import ConfirmScreen, start_after_asking
 from workbench.widgets.plots import MetricPlot
@@ -375,7 +375,7 @@ plots (two at a time).
         try:
             run_dir, argv = tui_launch.new_run(self.wb.runs_root, config)
         except (OSError, UsageError) as error:
-            self.notify(f"Cannot create the run directory: {error}", severity="error")
+            self.notify(f"Cannot create the run directory: {user_message(error)}", severity="error")
             return
         self.launch(argv, run_dir, config)
 
@@ -445,7 +445,7 @@ plots (two at a time).
         try:
             self.process = tui_launch.start_training(argv, run_dir)
         except OSError as error:
-            self.notify(f"Could not start training: {error}", severity="error")
+            self.notify(f"Could not start training: {user_message(error)}", severity="error")
             return
         self.attach(run_dir, pid=self.process.pid, config=config)
         self.notify(f"Training started in {run_dir} (pid {self.process.pid}).")

@@ -56,6 +56,8 @@ class ProgressLine(Horizontal):
     ProgressLine { height: 1; }
     ProgressLine > Label { width: 1fr; max-width: 50; padding: 0 1; }
     ProgressLine > ProgressBar { width: auto; }
+    ProgressLine.-failed { height: auto; max-height: 4; }
+    ProgressLine.-failed > Label { max-width: 100%; color: $error; }
     """
 
     def compose(self) -> ComposeResult:
@@ -63,11 +65,19 @@ class ProgressLine(Horizontal):
         yield ProgressBar(total=None, show_eta=False, id="progress-bar")
 
     def show(self, text: str, done: int | None = None, total: int | None = None) -> None:
+        """What is going on (one line), with a bar when ``done`` is given."""
+        self.remove_class("-failed")
         self.query_one("#progress-label", Label).update(text)
         bar = self.query_one("#progress-bar", ProgressBar)
         bar.display = done is not None
         if done is not None:
             bar.update(total=total or None, progress=done)
+
+    def fail(self, text: str) -> None:
+        """Why the work failed: in the error colour and whole, wrapped over up to four lines
+        (a status line cut at 80 columns would lose the path or the advice at its end)."""
+        self.show(text)
+        self.add_class("-failed")
 
 
 class Line(Widget):
