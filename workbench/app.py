@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 LAUNCH_POLL_SECONDS = 1.0
 """How often the app looks whether a process it started has exited with an error."""
+QUIT_PAINT_SECONDS = 0.1
+"""How long quitting waits for its "quitting…" note to be painted before the app exits."""
 ENGINE_MODULES = (
     "torch",
     "workbench.engine.data",
@@ -217,6 +219,12 @@ class WorkbenchApp(App[None]):
         if self.screen.id != "help":
             self.push_screen(HelpScreen(self.screen))
 
+    def quit_now(self, message: str | None) -> None:
+        """Say "quitting…" at once, then exit once it is on screen: tearing down the screens,
+        the workers and torch takes a second or two, which would otherwise be a frozen frame."""
+        self.notify("quitting…", timeout=30)
+        self.set_timer(QUIT_PAINT_SECONDS, lambda: self.exit(message=message))
+
     def action_request_quit(self) -> None:
         """Quit; ask first only if that would abandon work (a training run is not abandoned)."""
         from workbench.screens.confirm import ConfirmScreen
@@ -226,12 +234,12 @@ class WorkbenchApp(App[None]):
         busy = [why for s in screens if (why := getattr(s, "busy_reason", lambda: None)())]
         message = "\n".join(notes) or None
         if not busy:
-            self.exit(message=message)
+            self.quit_now(message)
             return
         question = "\n".join([*busy, *notes, "", "Quit anyway?"])
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.exit(message=message)
+                self.quit_now(message)
 
         self.push_screen(ConfirmScreen(question, yes="Quit", no="Stay"), answered)

@@ -41,11 +41,16 @@ async def test_help_opens_and_closes(make_app) -> None:  # type: ignore[no-untyp
         assert app.screen.id == "runs"
 
 
-async def test_quit_without_work_exits_at_once(make_app) -> None:  # type: ignore[no-untyped-def]
+async def test_quit_without_work_says_so_and_exits(make_app) -> None:  # type: ignore[no-untyped-def]
+    """q shows "quitting…" in the very next frame (the teardown takes a second or two), then
+    the app exits without asking."""
     app = make_app(preload=False, start_mode="runs")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("q")
         await pilot.pause()
+        shown = [str(n.message) for n in app._notifications]
+        assert any("quitting" in text for text in shown), shown
+        await pilot.pause(0.3)
     assert app.return_code == 0
 
 

@@ -16,6 +16,9 @@ R = TypeVar("R")
 PARALLEL_MIN_ITEMS = 256
 """Below this many items the work runs in this process: starting workers would cost more."""
 MAX_WORKERS = 16
+WORKER_NICENESS = 5
+"""How much lower the pool's workers run than the process that started them: decoding a data set
+on every core must not starve that process (the TUI repaints from it while the cache builds)."""
 
 
 def cpu_count() -> int:
@@ -24,6 +27,12 @@ def cpu_count() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # macOS, Windows
         return max(1, os.cpu_count() or 1)
+
+
+def _lower_priority() -> None:
+    """Run this worker process at a lower priority (a no-op where nice is not available)."""
+    if hasattr(os, "nice"):
+        os.nice(WORKER_NICENESS)
 
 
 def imap_chunks(
@@ -58,7 +67,9 @@ def imap_chunks(
             yield start, result
         return
     context = multiprocessing.get_context("spawn")
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    executor = ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_lower_priority
+    )
     try:
         results = executor.map(fn, chunks)
         for start, chunk, result in zip(starts, chunks, results, strict=True):
