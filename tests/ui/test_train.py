@@ -266,7 +266,7 @@ async def test_the_form_is_the_viewed_runs_and_starts_a_new_run_from_it(
         assert screen.tail is not None and screen.tail.run_dir == viewed
         assert _form_shows(screen, viewed_config) == {}
         title = str(screen.query_one("#form-title", Static).render())
-        assert title.lower() == "new run from viewed"
+        assert " ".join(title.split()).lower() == "new run from viewed"
         screen.query_one("#f-lr", Input).value = "0.001"
         await pilot.pause()
         screen.set_focus(None)
@@ -291,6 +291,11 @@ async def test_reattaching_shows_the_runs_config(make_app, runs_root: Path) -> N
         assert _form_shows(screen, viewed_config) == {}
         text = str(screen.query_one("#model-summary", Static).render())
         assert "3×64×64" in text
+        # at 80 columns nothing is cut: the log wraps at its own width, the title keeps the id
+        log = screen.query_one("#run-log", RichLog)
+        assert log.lines and max(line.cell_length for line in log.lines) <= log.size.width
+        title = screen.query_one("#form-title", Static)
+        assert title.size.width >= len("small") and title.size.height == 2
 
 
 HOLDER = """

@@ -102,7 +102,7 @@ model found evidence for each. **←/→** step through them.
         with Horizontal(id="ev-source"):
             yield Label("run")
             yield RunPicker(prompt="pick a run (o)", id="ev-run")
-            yield Input(placeholder="or a checkpoint / run folder, Enter", id="ev-path")
+            yield Input(placeholder="or a checkpoint or run path", id="ev-path")
         yield ProgressLine(id="ev-progress")
         yield Static("no evaluation yet: pick a run (o)", id="ev-summary")
         with TabbedContent(id="ev-tabs", initial="ev-tab-metrics"):

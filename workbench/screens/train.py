@@ -241,7 +241,7 @@ plots (two at a time).
                     yield Label("batch", classes="bar-label")
                     yield ProgressBar(total=1, show_eta=False, id="bar-batch")
                 yield Line(id="run-stats")
-                yield RichLog(id="run-log", max_lines=1000, wrap=True, markup=False)
+                yield RichLog(id="run-log", max_lines=1000, wrap=True, min_width=20, markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#train-form").can_focus = False  # Tab goes straight to the fields
@@ -281,7 +281,7 @@ plots (two at a time).
             widget = self.query_one(f"#f-{offered.name}")
             if isinstance(widget, (Input, Select)):
                 widget.value = form_value(offered, self.base)
-        self.query_one("#form-title", Static).update(f"New run from {self.base_id}")
+        self.query_one("#form-title", Static).update(f"New run from\n{self.base_id}")
         self.validate_form()
         self.refresh_summary()
 
