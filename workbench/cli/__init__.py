@@ -8,6 +8,7 @@ COMMANDS: tuple[str, ...] = (
     "split",
     "train",
     "eval",
+    "predict",
     "notebook",
     "sweep",
     "bench",

@@ -24,9 +24,14 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, TabbedContent, TabPane
 
-from workbench.render.evaluation import confused_pairs, confusion_table, metrics_table
+from workbench.render.evaluation import (
+    confused_pairs,
+    confusion_table,
+    metrics_table,
+    probability_bars,
+)
 from workbench.screens.base import PANE_SCROLL_BINDINGS, PICTURES_HELP, WorkbenchScreen
-from workbench.widgets.evaluation_view import ScoredThumb, cam_overlay, probability_bars
+from workbench.widgets.evaluation_view import ScoredThumb, cam_overlay
 from workbench.widgets.run_picker import RunPicker
 from workbench.widgets.status import ProgressLine, ProgressUpdate, Throttle
 
