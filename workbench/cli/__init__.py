@@ -9,6 +9,7 @@ COMMANDS: tuple[str, ...] = (
     "train",
     "eval",
     "predict",
+    "present",
     "notebook",
     "sweep",
     "bench",

@@ -163,6 +163,12 @@ model found evidence for each. **←/→** step through them.
 
     # ------------------------------------------------------------------ evaluating
 
+    def action_open(self, source: str) -> None:
+        """Evaluate ``source`` unless it is the one shown or being evaluated (a presentation's
+        slide)."""
+        if source != self.source:
+            self.open_source(source)
+
     def open_source(self, source: str) -> None:
         """Evaluate a run folder or checkpoint file in the background."""
         self.source = source

@@ -18,6 +18,7 @@ class ModeBar(Widget):
     def on_mount(self) -> None:
         self.watch(self.app, "engine_status", self._changed, init=False)
         self.watch(self.app, "run_status", self._changed, init=False)
+        self.watch(self.app, "slide_caption", self._changed, init=False)
 
     def _changed(self, _value: object) -> None:
         self.refresh()
