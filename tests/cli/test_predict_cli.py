@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -44,14 +45,19 @@ def test_predict_gives_evals_probabilities_and_goes_past_a_non_image(tmp_path: P
 
 def test_predict_finds_the_default_run_and_writes_grad_cam(tmp_path: Path) -> None:
     tiny = tiny_run()
-    folder = tiny.data_dir / "dogs"
+    folder = tmp_path / "some dogs"
+    folder.mkdir()
+    for image in sorted((tiny.data_dir / "dogs").iterdir())[:3]:
+        shutil.copy(image, folder / image.name)
+    (folder / "readme.txt").write_text("a folder gives only its image files")
     out = tmp_path / "cams"
     result = run_cli(
         "predict", str(folder), "--runs-root", str(tiny.run_dir.parent), "--cam", str(out)
     )
     assert result.returncode == 0, result.stderr
-    images = sorted(folder.iterdir())
+    images = sorted(folder.glob("*.png"))
     assert result.stdout.startswith("tiny ")  # the newest finished run under --runs-root
+    assert "readme.txt" not in result.stdout + result.stderr
     assert result.stdout.index(str(images[0])) < result.stdout.index(str(images[-1]))
     written = sorted(out.iterdir())
     assert [p.name for p in written] == sorted(f"{p.stem}_cam.png" for p in images)
