@@ -190,6 +190,8 @@ image), **k** steps its class through the classes (it starts at the predicted on
             self.show_file(self.file)
 
     def on_demo_screen_failed(self, message: Failed) -> None:
+        if message.what == self.source:
+            self.source = None  # picking it again tries again
         self.status(f"cannot use {message.what}: {message.error}", error=True)
 
     # ------------------------------------------------------------------ the image
