@@ -75,9 +75,12 @@ async def test_slide_keys_type_into_a_field_and_do_nothing_outside_a_presentatio
         assert app.screen.query_one("#demo-path").value == "a "
         assert presentation.index == len(presentation.slides) - 1
         await pilot.press("escape")
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "End the presentation" in titles and "Present" not in titles
         app.end_presentation()
         await pilot.press("backspace")
         assert app.current_mode == "demo" and app.slide_caption == ""
+        assert "Present" in [command.title for command in app.get_system_commands(app.screen)]
 
 
 def test_captions_fit_80_columns_and_comparison_needs_runs(tiny: TinyRun, tmp_path: Path) -> None:
