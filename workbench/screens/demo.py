@@ -144,11 +144,10 @@ image), **k** steps its class through the classes (it starts at the predicted on
     # ------------------------------------------------------------------ the run
 
     def on_run_picker_listed(self, message: RunPicker.Listed) -> None:
-        newest = message.newest_finished
-        if self.source is None and newest is not None:
-            with message.picker.prevent(Select.Changed), suppress(InvalidSelectValueError):
-                message.picker.value = newest
-            self.action_open(newest)
+        if self.source is None and message.newest_finished is not None:
+            self.action_open(message.newest_finished)
+        elif self.source is not None:
+            self.show_picked(self.source)
 
     def action_pick_run(self) -> None:
         self.query_one(RunPicker).open()
@@ -165,8 +164,15 @@ image), **k** steps its class through the classes (it starts at the predicted on
         if source == self.source:
             return
         self.source, self.loaded = source, None
+        self.show_picked(source)
         self.status(f"loading {Path(source).name}…")
         self.load_run(source)
+
+    def show_picked(self, source: str) -> None:
+        """Show ``source`` as the picker's choice (when the picker lists it already)."""
+        picker = self.query_one(RunPicker)
+        with picker.prevent(Select.Changed), suppress(InvalidSelectValueError):
+            picker.value = source
 
     @work(thread=True, exclusive=True, group="demo-load", exit_on_error=False, name="loading")
     def load_run(self, source: str) -> None:
