@@ -20,8 +20,10 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.reactive import var
 from textual.screen import Screen
+from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
+from workbench.presentation import BACK_KEYS, NEXT_KEYS, Presentation
 from workbench.screens import SCREENS, entry_for
 
 if TYPE_CHECKING:
@@ -82,6 +84,8 @@ class WorkbenchApp(App[None]):
         Binding("ctrl+q", "request_quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help"),
         *(Binding(e.key, f"goto('{e.mode}')", e.title, show=False) for e in SCREENS),
+        Binding(NEXT_KEYS, "slide(1)", "Next slide", show=False, priority=True),
+        Binding(BACK_KEYS, "slide(-1)", "Previous slide", show=False, priority=True),
     ]
 
     engine_ready: var[bool] = var(False)
@@ -94,6 +98,8 @@ class WorkbenchApp(App[None]):
     """The data set (folder or zip) of the session; None: the built-in demo set."""
     data_check: var[DataCheck | None] = var(None)
     """The outcome of the Data screen's last load (None until one finished)."""
+    slide_caption: var[str] = var("")
+    """While presenting, the slide's caption, which the mode bar shows instead of the tabs."""
 
     @dataclass
     class EngineLoaded(Message):
@@ -110,12 +116,15 @@ class WorkbenchApp(App[None]):
         runs_root: str | Path = "runs",
         start_mode: str = "data",
         preload: bool = True,
+        presentation: Presentation | None = None,
     ) -> None:
         super().__init__()
         self.set_reactive(WorkbenchApp.data_path, data)
         self.cache_dir = cache_dir
         self.runs_root = Path(runs_root)
         self.start_mode = start_mode
+        self.presentation = presentation
+        """The slides being presented (``workbench present``, the palette's Present), or None."""
         self.opened_screens: list[WorkbenchScreen] = []
         """The base screen of every mode opened so far, in the order they were opened."""
         self.preload = preload
@@ -135,7 +144,10 @@ class WorkbenchApp(App[None]):
         return check if check is not None and check.path == self.data_path else None
 
     def on_mount(self) -> None:
-        self.switch_mode(self.start_mode)
+        if self.presentation is not None:
+            self.action_slide(0)
+        else:
+            self.switch_mode(self.start_mode)
         self.set_interval(LAUNCH_POLL_SECONDS, self.check_launched)
         if self.preload:
             # After the first frame: the import holds the GIL for long stretches, and started
@@ -203,7 +215,37 @@ class WorkbenchApp(App[None]):
                 f"{entry.key} {entry.title}", entry.description, lambda m=entry.mode: self.goto(m)
             )
         yield SystemCommand("Help", "Help for this screen (?)", self.action_help)
+        if self.presentation is None:
+            yield SystemCommand(
+                "Present", "The assignment as slides (space next, backspace back)", self.present
+            )
+        else:
+            yield SystemCommand("End the presentation", "Back to the tabs", self.end_presentation)
         yield from super().get_system_commands(screen)
+
+    def present(self) -> None:
+        """Start the presentation on the newest finished run, at its first slide."""
+        self.presentation = Presentation.for_runs(self.runs_root)
+        self.action_slide(0)
+
+    def end_presentation(self) -> None:
+        self.presentation = None
+        self.slide_caption = ""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The slide keys work only while presenting, and never while a field is typed in
+        (a path in the Demo screen's field needs space and backspace)."""
+        if action == "slide":
+            return self.presentation is not None and not isinstance(self.focused, Input)
+        return True
+
+    def action_slide(self, delta: int) -> None:
+        presentation = self.presentation
+        if presentation is None:
+            return
+        presentation.step(delta)
+        self.slide_caption = presentation.caption()
+        self.run_worker(presentation.show(self), group="present", exclusive=True, name="slide")
 
     def goto(self, mode: str) -> None:
         if mode != self.current_mode:

@@ -8,6 +8,8 @@ COMMANDS: tuple[str, ...] = (
     "split",
     "train",
     "eval",
+    "predict",
+    "present",
     "notebook",
     "sweep",
     "bench",

@@ -52,10 +52,12 @@ def finished_run_for(data: str | None, root: Path = RUNS_ROOT) -> Run | None:
     files the export reads are sound; a damaged newer one is passed over with a line."""
     from workbench.engine.run_query import newest_finished_run
 
-    def skipped(error: RunFileError) -> None:
-        err_console.print(f"[dim]passed over: {error}[/]", highlight=False, soft_wrap=True)
+    return newest_finished_run(root, data, check=check_run, on_skip=say_passed_over)
 
-    return newest_finished_run(root, data, check=check_run, on_skip=skipped)
+
+def say_passed_over(error: RunFileError) -> None:
+    """One dim line for a newer run that a default choice passed over, and why."""
+    err_console.print(f"[dim]passed over: {error}[/]", highlight=False, soft_wrap=True)
 
 
 def check_run(run: Run) -> None:

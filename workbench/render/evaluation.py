@@ -1,10 +1,13 @@
 """The test evaluation as rich renderables: the metrics table, the coloured confusion grid and
-the most-confused pairs. ``workbench eval`` prints them; the Evaluate screen shows them."""
+the most-confused pairs and softmax bars. ``workbench eval`` and ``predict`` print them; the
+Evaluate and Demo screens show them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 from rich import box
 from rich.table import Table
 from rich.text import Text
@@ -86,4 +89,29 @@ def confused_pairs(report: TestReport, limit: int = 5) -> Text:
         if position:
             text.append(" · ")
         text.append(f"{pair.true} → {pair.predicted} {pair.count} ({100 * pair.rate:.0f}%)")
+    return text
+
+
+def probability_bars(
+    probabilities: Sequence[float],
+    classes: Sequence[str],
+    true: int | None,
+    width: int = 16,
+) -> Text:
+    """One bar per class: the predicted class's bar green if right, red if wrong (cyan when the
+    true class is unknown, ``true`` None); the true class name bold."""
+    predicted = int(np.argmax(np.asarray(probabilities))) if len(probabilities) else -1
+    name_width = min(max((len(c) for c in classes), default=1), 6)
+    bar_width = max(width - name_width - 6, 3)
+    text = Text(no_wrap=True, overflow="crop")
+    for index, (name, p) in enumerate(zip(classes, probabilities, strict=True)):
+        if index:
+            text.append("\n")
+        text.append(f"{name[:name_width]:<{name_width}} ", style="bold" if index == true else "dim")
+        filled = round(bar_width * max(0.0, min(1.0, float(p))))
+        right = "cyan" if true is None else "green" if predicted == true else "red"
+        colour = right if index == predicted else "grey50"
+        text.append("█" * filled, style=colour)
+        text.append("░" * (bar_width - filled), style="grey23")
+        text.append(f"{float(p):5.2f}"[-5:])
     return text

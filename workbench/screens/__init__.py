@@ -68,6 +68,10 @@ SCREENS: tuple[ScreenEntry, ...] = (
         "7", "export", "Export", "Write the assignment's artefacts, as workbench --export",
         "workbench.screens.export:ExportScreen",
     ),
+    ScreenEntry(
+        "8", "demo", "Demo", "The class demo: a run's model on any image, bars and Grad-CAM",
+        "workbench.screens.demo:DemoScreen",
+    ),
 )  # fmt: skip
 """The screens, in key order. Issue 7 appends Evaluate, Autograd, Backprop and Export here."""
 

@@ -41,6 +41,10 @@ DEFAULT_EXPR = DEFAULT_EXPRESSION
 FIELDS = ("x", "z", "expr")
 
 
+BEFORE_TRACE_LAST = 1 << 30
+"""A position past every step: the first trace clamps it to the last (the comparison)."""
+
+
 class AutogradScreen(WorkbenchScreen):
     """Inputs on top; the traced graph on the left, the current step on the right."""
 
@@ -146,12 +150,12 @@ Highlighted in the graph: the current node (yellow) and the nodes receiving grad
     def on_autograd_screen_trace_ready(self, message: TraceReady) -> None:
         if message.request != self.request:
             return  # an older request that finished late
-        same_shape = self.trace is not None and [s.node for s in self.trace.forward] == [
+        other_shape = self.trace is not None and [s.node for s in self.trace.forward] != [
             s.node for s in message.trace.forward
         ]
         self.trace = message.trace
         self.steps = steps_of(message.trace)
-        if not same_shape:
+        if other_shape:
             self.position = 0
         self.position = min(self.position, len(self.steps) - 1)
         for name in FIELDS:
@@ -217,6 +221,8 @@ Highlighted in the graph: the current node (yellow) and the nodes receiving grad
         self.action_step(-len(self.steps))
 
     def action_last(self) -> None:
+        if not self.steps:  # asked before the first trace (a presentation's slide): go there then
+            self.position = BEFORE_TRACE_LAST
         self.action_step(len(self.steps))
 
     def action_edit(self, name: str) -> None:

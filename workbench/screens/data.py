@@ -39,6 +39,10 @@ SPLITS = ("train", "val", "test")
 BACKENDS = ("builtin", "albumentations")
 
 
+TABS = ("tab-scan", "tab-grid", "tab-augment")
+"""The tabs, in order."""
+
+
 class DataScreen(WorkbenchScreen):
     """Tabs: scan and split, image grid, augmentations."""
 
@@ -325,8 +329,11 @@ splits each class 70/10/20 with the seed, and decodes the images once into a cac
 
     def action_tab(self, step: int) -> None:
         tabs = self.query_one(TabbedContent)
-        order = ["tab-scan", "tab-grid", "tab-augment"]
-        tabs.active = order[(order.index(tabs.active) + step) % len(order)]
+        tabs.active = TABS[(TABS.index(tabs.active) + step) % len(TABS)]
+
+    def action_show_tab(self, tab: str) -> None:
+        """Show the tab ``tab`` (one of :data:`TABS`; a presentation's slide)."""
+        self.query_one(TabbedContent).active = tab
 
     def busy_reason(self) -> str | None:
         if self.busy:

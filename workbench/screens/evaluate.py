@@ -25,9 +25,14 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, TabbedContent, TabPane
 
 from workbench.errors import user_message
-from workbench.render.evaluation import confused_pairs, confusion_table, metrics_table
+from workbench.render.evaluation import (
+    confused_pairs,
+    confusion_table,
+    metrics_table,
+    probability_bars,
+)
 from workbench.screens.base import PANE_SCROLL_BINDINGS, PICTURES_HELP, WorkbenchScreen
-from workbench.widgets.evaluation_view import ScoredThumb, cam_overlay, probability_bars
+from workbench.widgets.evaluation_view import ScoredThumb, cam_overlay
 from workbench.widgets.run_picker import RunPicker
 from workbench.widgets.status import ProgressLine, ProgressUpdate, Throttle
 
@@ -158,6 +163,12 @@ model found evidence for each. **←/→** step through them.
             self.open_source(event.value.strip())
 
     # ------------------------------------------------------------------ evaluating
+
+    def action_open(self, source: str) -> None:
+        """Evaluate ``source`` unless it is the one shown or being evaluated (a presentation's
+        slide)."""
+        if source != self.source:
+            self.open_source(source)
 
     def open_source(self, source: str) -> None:
         """Evaluate a run folder or checkpoint file in the background."""

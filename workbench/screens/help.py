@@ -18,6 +18,7 @@ GLOBAL_KEYS = [
     ("ctrl+p", "command palette (every screen and command by name)"),
     ("escape", "leave a text field, so that number keys switch screens again"),
     ("q", "quit (a running training keeps running; reopen to attach)"),
+    ("space / backspace", "next / previous slide while presenting (`workbench present`, Present)"),
 ]
 
 

@@ -471,6 +471,11 @@ plots (two at a time).
                 )
             self.poll_run()
 
+    def action_show_run(self, path: str) -> None:
+        """Watch the run at ``path`` unless it is watched already (a presentation's slide)."""
+        if self.tail is None or self.tail.run_dir != Path(path):
+            self.attach(Path(path))
+
     def poll_run(self) -> None:
         if self.process is not None and self.process.poll() is not None:
             self.process = None  # reaped: a finished child is not left as a zombie

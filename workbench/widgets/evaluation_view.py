@@ -8,7 +8,6 @@ only laid out, coloured and blended with the image for display.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,31 +20,6 @@ from workbench.widgets.images import image_widget, to_pil
 
 if TYPE_CHECKING:
     pass
-
-
-def probability_bars(
-    probabilities: Sequence[float],
-    classes: Sequence[str],
-    true: int,
-    width: int = 16,
-) -> Text:
-    """One bar per class: the predicted class's bar green if right, red if wrong; the true class
-    name bold."""
-    predicted = int(np.argmax(np.asarray(probabilities))) if len(probabilities) else -1
-    name_width = min(max((len(c) for c in classes), default=1), 6)
-    bar_width = max(width - name_width - 6, 3)
-    text = Text(no_wrap=True, overflow="crop")
-    for index, (name, p) in enumerate(zip(classes, probabilities, strict=True)):
-        if index:
-            text.append("\n")
-        text.append(f"{name[:name_width]:<{name_width}} ", style="bold" if index == true else "dim")
-        filled = round(bar_width * max(0.0, min(1.0, float(p))))
-        right = "green" if predicted == true else "red"
-        colour = right if index == predicted else "grey50"
-        text.append("█" * filled, style=colour)
-        text.append("░" * (bar_width - filled), style="grey23")
-        text.append(f"{float(p):5.2f}"[-5:])
-    return text
 
 
 def heat_colours(cam: np.ndarray) -> np.ndarray:

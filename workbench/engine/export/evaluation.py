@@ -20,6 +20,7 @@ import numpy as np
 from workbench.engine.atomic import atomic_write_text
 from workbench.engine.evaluate import Evaluation, Prediction, TestReport
 from workbench.engine.export import new_figure, save_figure
+from workbench.engine.predict import ImagePrediction
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -37,7 +38,7 @@ MISCLASSIFIED_PNG = "misclassified.png"
 MISCLASSIFIED_CSV = "misclassified.csv"
 REPORT_TXT = "test_report.txt"
 REPORT_JSON = "test_report.json"
-RIGHT, WRONG, NEUTRAL = "#2ca02c", "#d62728", "#9e9e9e"
+RIGHT, WRONG, NEUTRAL, UNKNOWN = "#2ca02c", "#d62728", "#9e9e9e", "#1f77b4"
 LONG_BAR = 0.5
 """A softmax bar at least this long holds its number; a shorter one has it on its right."""
 
@@ -75,24 +76,36 @@ def _blank(ax: Axes) -> None:
 
 
 def _bars(ax: Axes, prediction: Prediction, classes: Sequence[str], fontsize: float = 7.0) -> None:
+    """:func:`_score_bars` of a test image's prediction (its true class known)."""
+    _score_bars(ax, prediction.probabilities, classes, prediction.true, fontsize)
+
+
+def _score_bars(
+    ax: Axes,
+    probabilities: Sequence[float],
+    classes: Sequence[str],
+    true: int | None,
+    fontsize: float = 7.0,
+) -> None:
     """Softmax scores of every class as horizontal bars: the predicted class's bar green when
-    right and red when wrong, the true class's name in bold. Each number sits inside the end of
-    a long bar (white on its colour) and just right of a short one, never across the bar's end
-    where neither colour reads."""
-    colour = RIGHT if prediction.correct else WRONG
-    colours = [colour if k == prediction.predicted else NEUTRAL for k in range(len(classes))]
+    right and red when wrong (blue when the true class is unknown), the true class's name in
+    bold. Each number sits inside the end of a long bar (white on its colour) and just right of
+    a short one, never across the bar's end where neither colour reads."""
+    predicted = int(np.argmax(probabilities))
+    colour = UNKNOWN if true is None else RIGHT if predicted == true else WRONG
+    colours = [colour if k == predicted else NEUTRAL for k in range(len(classes))]
     positions = np.arange(len(classes))
-    ax.barh(positions, prediction.probabilities, color=colours, height=0.7)
+    ax.barh(positions, probabilities, color=colours, height=0.7)
     ax.set_xlim(0, 1)
     ax.set_yticks(positions)
     ax.set_yticklabels([name[:10] for name in classes], fontsize=fontsize)
     for k, label in enumerate(ax.get_yticklabels()):
-        if k == prediction.true:
+        if k == true:
             label.set_fontweight("bold")
     ax.invert_yaxis()
     ax.tick_params(axis="x", labelsize=fontsize - 1.5, length=2)
     ax.tick_params(axis="y", length=0)
-    for k, value in enumerate(prediction.probabilities):
+    for k, value in enumerate(probabilities):
         text = f"{value:.2f}"
         if value >= LONG_BAR:
             ax.text(value - 0.02, k, text, va="center", ha="right", fontsize=fontsize,
@@ -433,6 +446,47 @@ def write_misclassified(evaluation: Evaluation, out_dir: str | Path) -> list[Pat
         save_figure(misclassified_figure(evaluation), out / MISCLASSIFIED_PNG, dpi=120),
         atomic_write_text(out / MISCLASSIFIED_CSV, _csv(rows)),
     ]
+
+
+def prediction_cam_figure(
+    prediction: ImagePrediction, cam: np.ndarray, class_index: int, classes: Sequence[str]
+) -> Figure:
+    """Any image (``workbench predict --cam``): as the model saw it, its Grad-CAM overlay for
+    ``class_index`` and its softmax bars."""
+    figure = new_figure(8.0, 2.9)
+    grid = figure.add_gridspec(1, 3, width_ratios=[1, 1, 1.25], wspace=0.3, top=0.78)
+    first = figure.add_subplot(grid[0, 0])
+    _blank(first)
+    first.imshow(prediction.image)
+    first.set_title(Path(prediction.file).name[:28], fontsize=7)
+    _overlay(
+        figure.add_subplot(grid[0, 1]),
+        prediction.image,
+        cam,
+        f"Grad-CAM for '{classes[class_index]}'\np = {prediction.probabilities[class_index]:.2f}",
+    )
+    bars = figure.add_subplot(grid[0, 2])
+    _score_bars(bars, prediction.probabilities, classes, None, fontsize=9.0)
+    bars.set_title("softmax scores", fontsize=7)
+    low = " (low confidence: close to guessing)" if prediction.low_confidence else ""
+    figure.suptitle(
+        f"predicted {classes[prediction.predicted]} ({prediction.confidence:.2f}){low}; "
+        "red/yellow = where the evidence for that class is",
+        fontsize=9,
+    )
+    return figure
+
+
+def write_prediction_cam(
+    prediction: ImagePrediction,
+    cam: np.ndarray,
+    class_index: int,
+    classes: Sequence[str],
+    destination: str | Path,
+) -> Path:
+    """``destination`` (PNG): :func:`prediction_cam_figure`."""
+    figure = prediction_cam_figure(prediction, cam, class_index, classes)
+    return save_figure(figure, destination, dpi=120)
 
 
 # ------------------------------------------------------------------------------ report
