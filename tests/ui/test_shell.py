@@ -153,9 +153,7 @@ async def test_quitting_asks_every_opened_screen(make_app) -> None:  # type: ign
         assert {type(s).__name__ for s in app.mode_screens()} == {"DataScreen", "RunsScreen"}
 
 
-@pytest.mark.parametrize(
-    "mode", ["data", "train", "runs", "evaluate", "autograd", "backprop", "export"]
-)
+@pytest.mark.parametrize("mode", [entry.mode for entry in SCREENS])
 async def test_every_shown_key_fits_the_footer_at_80_columns(make_app, mode: str) -> None:  # type: ignore[no-untyped-def]
     """At 80 columns no footer key is cut off: each shown binding's key lies wholly on screen,
     and left of the command palette's key where that is shown (it is docked over the right end)."""
