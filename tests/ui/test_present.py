@@ -19,7 +19,10 @@ def _state(app) -> str:  # type: ignore[no-untyped-def]
     screen = app.screen
     if screen.id == "autograd":
         return "last step" if screen.position == len(screen.steps) - 1 > 0 else "not last"
-    if screen.id in ("data", "evaluate"):
+    if screen.id == "evaluate":  # the tab, and the run evaluated is the one the picker shows
+        picked = Path(str(screen.query_one("#ev-run").value)).name
+        return f"{screen.query_one(TabbedContent).active} of {picked}"
+    if screen.id == "data":
         return str(screen.query_one(TabbedContent).active)
     if screen.id == "train":
         return screen.tail.run_dir.name if screen.tail is not None else "no run"
@@ -32,7 +35,7 @@ EXPECTED = {
     "autograd": "last step",
     "data": {"Q3 split": "tab-grid", "Q3 augment": "tab-augment"},
     "train": "tiny",
-    "evaluate": {"Q3 test": "ev-tab-metrics", "Q3 errors": "ev-tab-wrong"},
+    "evaluate": {"Q3 test": "ev-tab-metrics of tiny", "Q3 errors": "ev-tab-wrong of tiny"},
     "demo": "tiny",
     "backprop": "",
 }

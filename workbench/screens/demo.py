@@ -10,7 +10,6 @@ its softmax bars and Grad-CAM for the predicted class or any class the presenter
 from __future__ import annotations
 
 import threading
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -25,7 +24,6 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DirectoryTree, Input, Label, Select, Static
-from textual.widgets.select import InvalidSelectValueError
 from textual_image._terminal import get_cell_size
 
 from workbench.render.evaluation import probability_bars
@@ -147,7 +145,7 @@ image), **k** steps its class through the classes (it starts at the predicted on
         if self.source is None and message.newest_finished is not None:
             self.action_open(message.newest_finished)
         elif self.source is not None:
-            self.show_picked(self.source)
+            self.query_one(RunPicker).show(self.source)
 
     def action_pick_run(self) -> None:
         self.query_one(RunPicker).open()
@@ -164,15 +162,9 @@ image), **k** steps its class through the classes (it starts at the predicted on
         if source == self.source:
             return
         self.source, self.loaded = source, None
-        self.show_picked(source)
+        self.query_one(RunPicker).show(source)
         self.status(f"loading {Path(source).name}…")
         self.load_run(source)
-
-    def show_picked(self, source: str) -> None:
-        """Show ``source`` as the picker's choice (when the picker lists it already)."""
-        picker = self.query_one(RunPicker)
-        with picker.prevent(Select.Changed), suppress(InvalidSelectValueError):
-            picker.value = source
 
     @work(thread=True, exclusive=True, group="demo-load", exit_on_error=False, name="loading")
     def load_run(self, source: str) -> None:

@@ -139,6 +139,8 @@ model found evidence for each. **←/→** step through them.
         self.query_one(RunPicker).reload(self.wb.runs_root)
 
     def on_run_picker_listed(self, message: RunPicker.Listed) -> None:
+        if self.source is not None:
+            self.query_one(RunPicker).show(self.source)
         if not message.runs and self.evaluation is None:
             self.query_one("#ev-summary", Static).update(
                 f"no run with a checkpoint under {self.wb.runs_root}: train one on the Train "
@@ -174,6 +176,7 @@ model found evidence for each. **←/→** step through them.
         """Evaluate a run folder or checkpoint file in the background."""
         self.source = source
         self.busy = True
+        self.query_one(RunPicker).show(source)
         self.query_one(ProgressLine).show(f"loading {Path(source).name}…", 0, 0)
         self.run_evaluation(source, self.wb.cache_dir)
 

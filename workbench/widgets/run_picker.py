@@ -12,6 +12,7 @@ run. A screen reacts to ``Select.Changed`` as for any Select, and to :class:`Run
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,3 +88,11 @@ class RunPicker(Select[str]):
             overlay.option_count > first_run
         ):
             overlay.highlighted = first_run
+
+    def show(self, source: str) -> None:
+        """Show ``source`` as the choice, without a ``Select.Changed`` (the screen opened it
+        already: typed, from a slide, or the default); nothing if the list lacks it."""
+        from textual.widgets.select import InvalidSelectValueError
+
+        with self.prevent(Select.Changed), suppress(InvalidSelectValueError):
+            self.value = source

@@ -56,6 +56,7 @@ class ProgressLine(Horizontal):
     ProgressLine { height: 1; }
     ProgressLine > Label { width: 1fr; max-width: 50; padding: 0 1; }
     ProgressLine > ProgressBar { width: auto; }
+    ProgressLine.-no-bar > Label { max-width: 100%; }
     ProgressLine.-failed { height: auto; max-height: 4; }
     ProgressLine.-failed > Label { max-width: 100%; color: $error; }
     """
@@ -67,6 +68,7 @@ class ProgressLine(Horizontal):
     def show(self, text: str, done: int | None = None, total: int | None = None) -> None:
         """What is going on (one line), with a bar when ``done`` is given."""
         self.remove_class("-failed")
+        self.set_class(done is None, "-no-bar")  # without a bar the text has the whole line
         self.query_one("#progress-label", Label).update(text)
         bar = self.query_one("#progress-bar", ProgressBar)
         bar.display = done is not None
