@@ -1,5 +1,5 @@
-"""The recipe's options (``--ema``): offered by ``train --help``, kept in config.json, and
-absent from an older config.json means off."""
+"""The recipe's options (``--ema``, ``--mixup``, ``--cutmix``): offered by ``train --help``,
+kept in config.json, and absent from an older config.json means off."""
 
 from __future__ import annotations
 
@@ -10,20 +10,22 @@ import pytest
 from workbench.__main__ import main
 from workbench.config import RunConfig, with_values
 
-NEW_TRAIN_FIELDS = ("ema",)
+NEW_TRAIN_FIELDS = ("ema", "mixup", "cutmix")
 
 
 def test_the_options_are_in_train_help(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = capsys.readouterr().out
-    assert "--ema DECAY" in text
+    for option in ("--ema DECAY", "--mixup ALPHA", "--cutmix ALPHA"):
+        assert option in text
 
 
 def test_the_options_round_trip_through_config_json() -> None:
-    config = with_values(None, {"ema": 0.999}).validate()
+    config = with_values(None, {"ema": 0.999, "mixup": 0.2, "cutmix": 1.0}).validate()
     again = RunConfig.from_dict(json.loads(config.to_json()))
-    assert again == config and again.train.ema == 0.999
+    assert again == config
+    assert (again.train.ema, again.train.mixup, again.train.cutmix) == (0.999, 0.2, 1.0)
 
 
 def test_a_config_json_from_before_the_options_means_them_off() -> None:
@@ -31,4 +33,4 @@ def test_a_config_json_from_before_the_options_means_them_off() -> None:
     for name in NEW_TRAIN_FIELDS:
         del saved["train"][name]
     assert RunConfig.from_dict(saved) == RunConfig()
-    assert RunConfig().train.ema == 0
+    assert (RunConfig().train.ema, RunConfig().train.mixup, RunConfig().train.cutmix) == (0, 0, 0)

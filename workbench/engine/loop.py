@@ -64,6 +64,7 @@ from workbench.engine.events import (
 from workbench.engine.loader import BatchLoader
 from workbench.engine.losses import build_loss
 from workbench.engine.metrics import MetricAccumulator
+from workbench.engine.mixup import BatchMixer, build_mixer
 from workbench.engine.model import build_model, summarize
 from workbench.engine.optim import build_optimizer, build_scheduler, current_lr
 from workbench.engine.prepared import PreparedData
@@ -252,6 +253,8 @@ class _Context:
     stop: StopFlag
     ema: WeightAverage | None = None
     """With ``--ema``: the averaged weights, which validation and best.pt use."""
+    mixer: BatchMixer | None = None
+    """With ``--mixup``/``--cutmix``: mixes each training batch, as (seed, epoch, batch) say."""
     tracker: _Tracker = field(default_factory=_Tracker)
     start: float = field(default_factory=time.monotonic)
     work_done: int = 0
@@ -307,6 +310,8 @@ def train_one_epoch(
         if index == skip and rng_after_skip is not None:
             set_rng_state(rng_after_skip)
         x, y = to_device(x_raw, y_raw, setup)
+        if ctx.mixer is not None:
+            x, y = ctx.mixer(x, y, epoch, index)
         with setup.autocast():
             logits = model(x)
             loss = ctx.loss_fn(logits, y)
@@ -480,6 +485,7 @@ def _build(
         emit=emit,
         stop=stop,
         ema=ema,
+        mixer=build_mixer(train, config.data.seed),
     )
 
 
