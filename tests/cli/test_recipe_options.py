@@ -34,3 +34,10 @@ def test_a_config_json_from_before_the_options_means_them_off() -> None:
         del saved["train"][name]
     assert RunConfig.from_dict(saved) == RunConfig()
     assert (RunConfig().train.ema, RunConfig().train.mixup, RunConfig().train.cutmix) == (0, 0, 0)
+
+
+def test_a_sweep_grid_may_vary_them() -> None:
+    from workbench.engine.sweep import parse_grid
+
+    grid = parse_grid(["ema=0,0.999", "mixup=0,0.2", "cutmix=0,1"])
+    assert [name for name, _values in grid.axes] == ["ema", "mixup", "cutmix"]
