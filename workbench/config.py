@@ -373,6 +373,33 @@ class TrainConfig:
     native bf16 (AVX512-BF16, AMX) bf16 autocast, about 2x faster there."""
     num_workers: int = option(2, "loader worker processes, albumentations backend", resumed=True)
     """DataLoader worker processes for the albumentations backend."""
+    ema: float = option(
+        0.0,
+        "decay of an average of the weights that is validated and saved as best.pt (0: off)",
+        metavar="DECAY",
+        sweep=True,
+        form=Form(16),
+    )
+    """Decay of an exponential moving average of the weights, updated after every step (0: off;
+    e.g. 0.999); when on, validation, the best epoch and best.pt use the averaged weights (see
+    workbench.engine.ema)."""
+    mixup: float = option(
+        0.0,
+        "α of mixup: each batch blended with a shuffle of itself, λ ~ Beta(α, α) (0: off)",
+        metavar="ALPHA",
+        sweep=True,
+        form=Form(17),
+    )
+    """α of mixup (0: off; e.g. 0.2): every training batch and its targets become
+    λ·x + (1-λ)·x[perm] with λ ~ Beta(α, α) (see workbench.engine.mixup)."""
+    cutmix: float = option(
+        0.0,
+        "α of CutMix: a box of a shuffled image pasted in (0: off; with --mixup, half the batches)",
+        metavar="ALPHA",
+        sweep=True,
+    )
+    """α of CutMix (0: off; e.g. 1.0): a box of another image of the batch is pasted in and the
+    targets mixed by area; with mixup also on, each batch uses one of the two."""
 
     @staticmethod
     def warmup_for(epochs: int, wanted: int | None = None) -> int:
@@ -402,6 +429,11 @@ class TrainConfig:
             raise ConfigError("focal_gamma", f"must be in [0, 10], got {self.focal_gamma}")
         _positive_int("early_stopping", self.early_stopping, 0, 10_000)
         _positive_int("num_workers", self.num_workers, 0, 64)
+        if not (math.isfinite(self.ema) and 0 <= self.ema < 1):
+            raise ConfigError("ema", f"must be in [0, 1), got {self.ema}")
+        for name, alpha in (("mixup", self.mixup), ("cutmix", self.cutmix)):
+            if not (math.isfinite(alpha) and alpha >= 0):
+                raise ConfigError(name, f"must be >= 0, got {alpha}")
         check_device(self.device)
 
 

@@ -71,6 +71,9 @@ def test_train_end_to_end_json(folder: Path, tmp_path: Path) -> None:
         ("--widths", "0,8", "--widths"),
         ("--device", "gpu", "--device"),
         ("--early-stopping", "-1", "--early-stopping"),
+        ("--ema", "1", "--ema"),
+        ("--mixup", "-0.2", "--mixup"),
+        ("--cutmix", "nan", "--cutmix"),
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(

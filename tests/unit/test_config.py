@@ -26,6 +26,10 @@ def test_defaults_are_valid_and_round_trip_through_json() -> None:
         (RunConfig(train=TrainConfig(loss="hinge")), "loss"),
         (RunConfig(train=TrainConfig(device="gpu")), "device"),
         (RunConfig(train=TrainConfig(batch_size=True)), "batch_size"),
+        (RunConfig(train=TrainConfig(ema=1.0)), "ema"),
+        (RunConfig(train=TrainConfig(ema=-0.1)), "ema"),
+        (RunConfig(train=TrainConfig(mixup=-0.2)), "mixup"),
+        (RunConfig(train=TrainConfig(cutmix=float("inf"))), "cutmix"),
     ],
 )
 def test_invalid_values_name_their_field(config: RunConfig, field: str) -> None:

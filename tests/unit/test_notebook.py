@@ -166,3 +166,13 @@ def test_part_k_compares_the_losses_of_sibling_runs(tmp_path: Path) -> None:
     assert any("did best" in c.text and "**focal**" in c.text for c in part)
     assert any(c.kind == "code" and "api.loss_comparison" in c.text for c in part)
     assert not any("workbench sweep --grid loss=" in c.text for c in part)
+
+
+def test_the_title_names_the_recipe_options_that_are_on() -> None:
+    from workbench.config import TrainConfig
+    from workbench.engine.export.notebook_parts import recipe_options
+
+    assert recipe_options(TrainConfig()) == ""
+    text = recipe_options(TrainConfig(ema=0.999, mixup=0.2))
+    assert "decay 0.999" in text and "Beta(0.2, 0.2)" in text and "CutMix" not in text
+    assert "dominant class" in recipe_options(TrainConfig(cutmix=1.0))

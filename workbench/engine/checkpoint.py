@@ -13,6 +13,8 @@ run code. Keys:
 ``config``        the RunConfig as a dict;  ``classes``: class names;  ``image_size``
 ``best``          best epoch, accuracy and loss so far; ``early_stopping``: its counters
 ``partial``       the interrupted epoch's running sums (only when ``batch`` > 0)
+``ema``           with ``--ema``: the averaged weights (``model``) and ``updates`` (not in best.pt,
+                  whose ``model`` they are)
 ``mean``, ``std`` the train split's channel statistics;  ``split_fingerprint``
 
 :func:`read_checkpoint` is the one reader: it loads safely and checks every key it is asked

@@ -48,6 +48,7 @@ from workbench.engine.checkpoint import (
 )
 from workbench.engine.data import seed_everything
 from workbench.engine.device import DeviceSetup, setup_device
+from workbench.engine.ema import WeightAverage
 from workbench.engine.epoch_metrics import EpochMetrics
 from workbench.engine.events import (
     CheckpointSaved,
@@ -63,6 +64,7 @@ from workbench.engine.events import (
 from workbench.engine.loader import BatchLoader
 from workbench.engine.losses import build_loss
 from workbench.engine.metrics import MetricAccumulator
+from workbench.engine.mixup import BatchMixer, build_mixer
 from workbench.engine.model import build_model, summarize
 from workbench.engine.optim import build_optimizer, build_scheduler, current_lr
 from workbench.engine.prepared import PreparedData
@@ -249,6 +251,10 @@ class _Context:
     val_loader: Any
     emit: _Emitter
     stop: StopFlag
+    ema: WeightAverage | None = None
+    """With ``--ema``: the averaged weights, which validation and best.pt use."""
+    mixer: BatchMixer | None = None
+    """With ``--mixup``/``--cutmix``: mixes each training batch, as (seed, epoch, batch) say."""
     tracker: _Tracker = field(default_factory=_Tracker)
     start: float = field(default_factory=time.monotonic)
     work_done: int = 0
@@ -304,6 +310,8 @@ def train_one_epoch(
         if index == skip and rng_after_skip is not None:
             set_rng_state(rng_after_skip)
         x, y = to_device(x_raw, y_raw, setup)
+        if ctx.mixer is not None:
+            x, y = ctx.mixer(x, y, epoch, index)
         with setup.autocast():
             logits = model(x)
             loss = ctx.loss_fn(logits, y)
@@ -315,6 +323,8 @@ def train_one_epoch(
         ctx.scaler.update()
         ctx.optimizer.zero_grad(set_to_none=True)
         ctx.scheduler.step()
+        if ctx.ema is not None:
+            ctx.ema.update(model)
         losses.add(index + 1, loss)
         acc.update(loss, logits, y)
         done = index + 1
@@ -409,7 +419,19 @@ def _checkpoint_state(
     }
     if partial is not None:
         state["partial"] = partial
+    if ctx.ema is not None:
+        state["ema"] = ctx.ema.state_dict()
     return state
+
+
+def _best_state(state: dict[str, Any]) -> dict[str, Any]:
+    """best.pt's state: with ``--ema`` the averaged weights are its model (eval, export and
+    predict read them unchanged); the live weights stay in last.pt for resuming."""
+    if "ema" not in state:
+        return state
+    return {key: value for key, value in state.items() if key != "ema"} | {
+        "model": state["ema"]["model"]
+    }
 
 
 def _save(ctx: _Context, name: str, state: dict[str, Any]) -> None:
@@ -446,6 +468,7 @@ def _build(
         for split in ("train", "val")
     }
     optimizer = build_optimizer(model, train)
+    ema = WeightAverage(model, train.ema) if train.ema > 0 else None
     scheduler = build_scheduler(optimizer, train, len(loaders["train"]))
     return _Context(
         config=config,
@@ -461,6 +484,8 @@ def _build(
         val_loader=loaders["val"],
         emit=emit,
         stop=stop,
+        ema=ema,
+        mixer=build_mixer(train, config.data.seed),
     )
 
 
@@ -581,6 +606,8 @@ def _restore(
         ctx.scheduler.load_state_dict(checkpoint["scheduler"])
         ctx.scaler.load_state_dict(checkpoint["scaler"])
         ctx.tracker.load_state_dict(checkpoint["best"])
+        if ctx.ema is not None:
+            ctx.ema.load_state_dict(checkpoint["ema"])
         set_rng_state(checkpoint["rng"])  # mid-epoch: again at the batch it stopped after
         if skip and "partial" in checkpoint:
             partial = MetricAccumulator.from_state_dict(checkpoint["partial"], ctx.setup.device)
@@ -639,7 +666,7 @@ def _run(
         if train_metrics is None:
             return _stopped(ctx, epoch - 1, done, acc, history)
         val_metrics = validate(
-            ctx.model,
+            ctx.model if ctx.ema is None else ctx.ema.module,
             ctx.val_loader,
             ctx.loss_fn,
             ctx.setup,
@@ -667,7 +694,7 @@ def _run(
         ctx.emit(end)
         state = _checkpoint_state(ctx, epoch)
         if improved:
-            _save(ctx, "best", state)
+            _save(ctx, "best", _best_state(state))
         _save(ctx, "last", state)
         patience = config.train.early_stopping
         if patience and ctx.tracker.since_lowest >= patience and epoch < epochs:

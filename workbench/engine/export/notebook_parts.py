@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from workbench.errors import UsageError
 
 if TYPE_CHECKING:
+    from workbench.config import TrainConfig
     from workbench.engine.export.registry import Sources
     from workbench.engine.runs import Run
 
@@ -77,6 +78,29 @@ def recipe_warnings(run: Run) -> list[str]:
     return problems
 
 
+def recipe_options(train: TrainConfig) -> str:
+    """A sentence (after a space) for each of ``--ema``, ``--mixup`` and ``--cutmix`` the run
+    used, so that the numbers below are read with them in mind; empty when none is on."""
+    sentences = []
+    if train.ema:
+        sentences.append(
+            f"Validation and the best checkpoint use an exponential moving average of the "
+            f"weights (decay {train.ema:g}, updated after every step)."
+        )
+    if train.mixup:
+        sentences.append(
+            f"Each training batch was blended with a shuffle of itself (mixup, "
+            f"λ ~ Beta({train.mixup:g}, {train.mixup:g}))."
+        )
+    if train.cutmix:
+        sentences.append(
+            f"Training batches had a box of another image pasted in (CutMix, α {train.cutmix:g})."
+        )
+    if train.mixup or train.cutmix:
+        sentences.append("Train accuracy counts the dominant class of each mixed target.")
+    return "".join(f" {sentence}" for sentence in sentences)
+
+
 def _title(sources: Sources, run: Run) -> list[Cell]:
     config = run.config()
     evaluation = sources.evaluation()
@@ -93,7 +117,8 @@ def _title(sources: Sources, run: Run) -> list[Cell]:
             {config.train.loss} loss, {config.train.optimizer} (lr {config.train.lr:g}),
             {config.data.augment} augmentation, seed {config.data.seed}. Best validation
             accuracy {"n/a" if best is None else f"{best:.1%}"}; test accuracy
-            {evaluation.report.accuracy:.1%} on {evaluation.report.count} untouched test images.
+            {evaluation.report.accuracy:.1%} on {evaluation.report.count} untouched test
+            images.{recipe_options(config.train)}
 
             Every figure and number below is recomputed when the notebook runs; the code cells
             call the workbench's Python API (`workbench.api`), the same functions that write
