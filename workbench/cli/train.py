@@ -133,7 +133,15 @@ def _resume_config(args: argparse.Namespace, run_dir: Path) -> RunConfig:
     local = given_values(args, (f.name for f in offered_fields() if f.option.resumed))
     if local.get("data") is not None:
         local["data"] = str(Path(local["data"]).expanduser().resolve())
-    return _validated(with_values(run.config(), local))
+    own = run.config()
+    config = _validated(with_values(own, local))
+    if config.train.world_size != own.train.world_size:
+        raise UsageError(
+            f"{run_dir}: this run trains on {own.train.world_size} process(es) "
+            f"(--nproc-per-node {own.train.nproc_per_node} x --nnodes {own.train.nnodes}); "
+            f"a resumed run keeps its world size, not {config.train.world_size}"
+        )
+    return config
 
 
 def _claim_new(run_dir: Path, config_file: str | None) -> RunLock:
@@ -194,6 +202,7 @@ def _claim(args: argparse.Namespace) -> tuple[RunLock, Path, RunConfig]:
 
 def run(args: argparse.Namespace) -> int:
     from workbench.cli.tuning import prepare_training_process
+    from workbench.engine.distributed import launched_by_torchrun
 
     check_folder_option("--run-dir", args.run_dir)
     if args.run_dir is None and not args.resume:  # the only case that creates a folder there
@@ -201,11 +210,24 @@ def run(args: argparse.Namespace) -> int:
     with options_named():
         check_data_path(args.data)
     prepare_training_process()
+    if launched_by_torchrun():
+        from workbench.cli.train_distributed import run_rank
+
+        return run_rank(args)
+    if (args.node_rank or 0) > 0:  # another machine's processes: machine 0 holds the run
+        from workbench.cli.train_distributed import launch
+
+        return launch(config_from_args(args), args, None)
+    lock, run_dir, config = _claim(args)
+    if config.train.world_size > 1:
+        from workbench.cli.train_distributed import launch
+
+        with lock:  # held for the run's whole life: its rank 0 writes under it
+            return launch(config, args, run_dir.resolve())
     # torch and the engine cost about 1-2 s to import; only this command pays for them.
     from workbench.engine.data import prepare_data
     from workbench.engine.loop import StopFlag, fit, handle_signals
 
-    lock, run_dir, config = _claim(args)
     with lock:
         run_dir = run_dir.resolve()
         stop = StopFlag()
@@ -224,10 +246,20 @@ def run(args: argparse.Namespace) -> int:
                         stop=stop,
                     )
             except KeyboardInterrupt:
-                err_console.print(
-                    f"[yellow]aborted[/]; last.pt in {run_dir} is the last good epoch"
-                )
-                return EXIT_STOPPED
+                return aborted(run_dir)
+    return report(args, result, display, run_dir)
+
+
+def aborted(run_dir: Path) -> int:
+    """A second signal ended the run at once: say what is left."""
+    err_console.print(f"[yellow]aborted[/]; last.pt in {run_dir} is the last good epoch")
+    return EXIT_STOPPED
+
+
+def report(
+    args: argparse.Namespace, result: FitResult, display: TrainDisplay, run_dir: Path
+) -> int:
+    """The summary (a table, or ``--json``), what to do next, and the exit code."""
     summary = summarize_result(result, display)
     if args.json:
         emit_json(summary)
