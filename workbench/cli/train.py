@@ -260,6 +260,8 @@ def report(
     args: argparse.Namespace, result: FitResult, display: TrainDisplay, run_dir: Path
 ) -> int:
     """The summary (a table, or ``--json``), what to do next, and the exit code."""
+    from rich.markup import escape
+
     summary = summarize_result(result, display)
     if args.json:
         emit_json(summary)
@@ -273,7 +275,7 @@ def report(
         )
         return EXIT_STOPPED
     if result.state == "failed":
-        err_console.print(f"[bold red]failed:[/] {result.message}", highlight=False)
+        err_console.print(f"[bold red]failed:[/] {escape(result.message)}", highlight=False)
         return EXIT_FAILED
     return 0
 
@@ -322,6 +324,8 @@ class TrainDisplay:
             self.progress.stop()
 
     def __call__(self, event: Event) -> None:
+        from rich.markup import escape
+
         from workbench.engine.events import (
             CheckpointSaved,
             EpochEnd,
@@ -382,7 +386,7 @@ class TrainDisplay:
         elif isinstance(event, RunStopped):
             bars.console.print(f"[yellow]stopping ({event.reason})[/]")
         elif isinstance(event, RunFailed):
-            bars.console.print(f"[red]{event.message}[/]", highlight=False)
+            bars.console.print(f"[red]{escape(event.message)}[/]", highlight=False)
 
 
 def summarize_result(result: FitResult, display: TrainDisplay) -> dict[str, Any]:

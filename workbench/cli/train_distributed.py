@@ -80,7 +80,7 @@ def launch(config: RunConfig, args: argparse.Namespace, run_dir: Path | None) ->
 
     os.environ[LAUNCHER_PID] = str(os.getpid())
     os.environ.setdefault("OMP_NUM_THREADS", str(threads_per_process(config.train.nproc_per_node)))
-    logging.getLogger("torch.distributed").setLevel(logging.ERROR)  # its banners and warnings
+    _quiet_torchrun()
     argv = torchrun_arguments(config.train, worker_arguments(args, run_dir))
     try:
         run(parse_args(argv))
@@ -91,6 +91,15 @@ def launch(config: RunConfig, args: argparse.Namespace, run_dir: Path | None) ->
     except DistNetworkError as error:
         raise UsageError(_network_problem(config.train, error)) from None
     return 0
+
+
+def _quiet_torchrun() -> None:
+    """Silence torchrun's own log lines (banners, a worker's exit code): the workers speak
+    for themselves and the launcher says in one line how a failed run ended. Its loggers set
+    their own levels when their modules are imported, hence one by one."""
+    for name in list(logging.Logger.manager.loggerDict):
+        if name.startswith("torch.distributed"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _network_problem(train: TrainConfig, error: Exception) -> str:
