@@ -103,6 +103,9 @@ class Option:
     resumed: bool = False
     """``train --resume`` takes it from the command line when given (the rest of a resumed run
     comes from its own config.json): where the data is and how fast it trains."""
+    launch: bool = False
+    """How many processes train a run and where they meet (torchrun's options): ``train``
+    offers it; a sweep, whose runs are one process each, does not."""
 
 
 def option(default: Any, help: str, **how: Any) -> Any:
@@ -396,16 +399,23 @@ class TrainConfig:
         "training processes on this machine; above 1 the run is relaunched under torchrun "
         "(DistributedDataParallel: NCCL, one GPU each, on CUDA; gloo on the CPU)",
         resumed=True,
+        launch=True,
         form=Form(16, "procs"),
     )
     """Processes on this machine (``torchrun --nproc-per-node``). The world size, the number
     of processes in all, is ``nproc_per_node * nnodes``; a resumed run keeps its own."""
     nnodes: int = option(
-        1, "machines taking part (give each the same options and its own --node-rank)", resumed=True
+        1,
+        "machines taking part (give each the same options and its own --node-rank)",
+        resumed=True,
+        launch=True,
     )
     """Machines taking part (``torchrun --nnodes``)."""
     node_rank: int = option(
-        0, "this machine's number, 0..nnodes-1 (machine 0 writes the run)", resumed=True
+        0,
+        "this machine's number, 0..nnodes-1 (machine 0 writes the run)",
+        resumed=True,
+        launch=True,
     )
     """This machine's number (``torchrun --node-rank``); machine 0 holds the run directory."""
     rdzv_endpoint: str | None = option(
@@ -414,6 +424,7 @@ class TrainConfig:
         metavar="HOST:PORT",
         shown_default="127.0.0.1 and a free port; needed with --nnodes above 1",
         resumed=True,
+        launch=True,
     )
     """Machine 0's ``HOST:PORT`` (``torchrun --rdzv-endpoint``, static rendezvous)."""
     sync_batchnorm: bool = option(

@@ -50,20 +50,24 @@ stopped, with the run's own config.json. A second Ctrl-C aborts at once.
 EXIT_FAILED = 1
 
 
-def add_run_options(parser: argparse.ArgumentParser, *, resumable: bool = False) -> None:
+def add_run_options(
+    parser: argparse.ArgumentParser, *, resumable: bool = False, launch: bool = False
+) -> None:
     """Every option that sets a RunConfig field (data, model, training), derived from the
     config's option table; shared with sweep.
 
     ``resumable``: the help says which options a resumed run takes from its own config.
+    ``launch``: with the options of how many processes train the run, and where they meet.
     """
-    add_config_options(parser, resumable=resumable)
+    names = [f.name for f in offered_fields() if launch or not f.option.launch]
+    add_config_options(parser, names, resumable=resumable)
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = sub.add_parser(
         "train", help=HELP, description=DESCRIPTION, formatter_class=HelpFormatter
     )
-    add_run_options(parser, resumable=True)
+    add_run_options(parser, resumable=True, launch=True)
     runs = parser.add_argument_group("run directory")
     runs.add_argument(
         "--run-dir",
