@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.support.ddp import free_port
 from workbench.__main__ import main
+from workbench.engine.distributed import free_port
 from workbench.engine.runs import open_run
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,6 @@ two processes cannot equal one, by design (on the CPU each normalises its own sh
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +17,6 @@ from torch import nn
 from workbench.config import RunConfig
 from workbench.engine import loop
 from workbench.engine.model import build_model
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on now (the kernel's pick)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def build_model_without_batchnorm(config: Any, num_classes: int) -> nn.Module:

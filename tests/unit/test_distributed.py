@@ -15,11 +15,12 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from tests.support.ddp import build_model_without_batchnorm, free_port, spawned_rank
+from tests.support.ddp import build_model_without_batchnorm, spawned_rank
 from tests.support.tiny_loop import tiny_config, tiny_data
 from workbench.config import RunConfig, with_values
 from workbench.engine import loop
 from workbench.engine.data import seed_everything
+from workbench.engine.distributed import free_port
 from workbench.engine.loader import BatchLoader
 from workbench.engine.losses import build_loss
 from workbench.engine.runs import parse_metrics

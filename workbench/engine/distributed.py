@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import socket
 import sys
 from dataclasses import dataclass
 from datetime import timedelta
@@ -160,3 +161,19 @@ def barrier(world: World) -> None:
     """Wait until every process gets here."""
     if world.active:
         dist.barrier()
+
+
+def total(world: World, count: int) -> int:
+    """``count`` summed over every process."""
+    if not world.active:
+        return count
+    value = torch.tensor([count], dtype=torch.int64)
+    dist.all_reduce(value)
+    return int(value.item())
+
+
+def free_port() -> int:
+    """A TCP port on this machine that nobody listens on now (the kernel's pick)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
