@@ -484,6 +484,12 @@ class TrainConfig:
             raise ConfigError(
                 "rdzv_endpoint", "is needed with nnodes above 1: machine 0's HOST:PORT"
             )
+        if self.world_size > 1 and _is_cuda_index(self.device):
+            raise ConfigError(
+                "device",
+                f"{self.device} names one GPU, but each of several processes takes its own; "
+                "give auto or cuda",
+            )
         if self.batch_size < self.world_size:
             raise ConfigError(
                 "batch_size",

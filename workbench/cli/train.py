@@ -45,6 +45,15 @@ checkpoints/last.pt + best.pt (best validation accuracy).
 Ctrl-C (or SIGTERM/SIGHUP) finishes the current batch, writes last.pt and stops
 (exit code 130); `workbench train --run-dir DIR --resume` continues exactly where it
 stopped, with the run's own config.json. A second Ctrl-C aborts at once.
+
+--nproc-per-node N trains on N processes (DistributedDataParallel under torchrun: NCCL with
+one GPU each on CUDA, gloo on the CPU, where each gets 1/N of the cores); --nnodes,
+--node-rank and --rdzv-endpoint spread them over machines. --batch-size is the global
+batch: each process trains on its N-th of every batch and the gradients are averaged, so
+--lr means the same for any N. On CUDA BatchNorm becomes SyncBatchNorm; on the CPU torch
+cannot sync it, and each process normalises its own share (running statistics: process
+0's). Process 0 alone writes the run; a stop reaches every process, and a resumed run
+keeps its number of processes.
 """
 
 EXIT_FAILED = 1

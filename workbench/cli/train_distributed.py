@@ -80,6 +80,7 @@ def launch(config: RunConfig, args: argparse.Namespace, run_dir: Path | None) ->
 
     os.environ[LAUNCHER_PID] = str(os.getpid())
     os.environ.setdefault("OMP_NUM_THREADS", str(threads_per_process(config.train.nproc_per_node)))
+    _check_gpus(config.train)
     _quiet_torchrun()
     argv = torchrun_arguments(config.train, worker_arguments(args, run_dir))
     try:
@@ -91,6 +92,18 @@ def launch(config: RunConfig, args: argparse.Namespace, run_dir: Path | None) ->
     except DistNetworkError as error:
         raise UsageError(_network_problem(config.train, error)) from None
     return 0
+
+
+def _check_gpus(train: TrainConfig) -> None:
+    """UsageError when CUDA would train but there are fewer GPUs than processes here."""
+    import torch
+
+    wants_gpu = train.device in ("auto", "cuda") and torch.cuda.is_available()
+    if wants_gpu and torch.cuda.device_count() < train.nproc_per_node:
+        raise UsageError(
+            f"--nproc-per-node {train.nproc_per_node}: this machine has "
+            f"{torch.cuda.device_count()} GPU(s), and each process takes one"
+        )
 
 
 def _quiet_torchrun() -> None:
@@ -114,16 +127,16 @@ def _network_problem(train: TrainConfig, error: Exception) -> str:
 
 def _failed(failures: dict[int, Any], run_dir: Path | None) -> int:
     """The exit code of a run whose workers did not all end well, and one line naming the
-    rank that ended first (a stop asked of one worker ends them all with 130)."""
+    rank that was killed (or ended first), unless rank 0 has said why the run failed."""
     codes = {failure.exitcode for failure in failures.values()}
-    if codes <= {EXIT_STOPPED}:
+    if codes <= {EXIT_STOPPED}:  # a stop asked of one worker ends them all with 130
         return EXIT_STOPPED
     if codes <= {EXIT_STOPPED, EXIT_USAGE, 1} and EXIT_USAGE in codes:
         return EXIT_USAGE  # a worker refused its input and said why
-    rank, first = min(
-        failures.items(),
-        key=lambda item: (item[1].timestamp, item[1].exitcode == -signal.SIGTERM, item[0]),
-    )
+    killed = {rank: failure for rank, failure in failures.items() if failure.exitcode < 0}
+    if not killed and _run_state(run_dir) == "failed":
+        return 1  # e.g. a non-finite loss: rank 0 said so, and every rank ended with it
+    rank, first = min((killed or failures).items(), key=lambda item: (item[1].timestamp, item[0]))
     where = f"; last.pt in {run_dir} is the last good epoch" if run_dir is not None else ""
     err_console.print(
         f"[bold red]failed:[/] rank {rank} (pid {first.pid}) {_ending(first.exitcode)}; "
@@ -131,6 +144,20 @@ def _failed(failures: dict[int, Any], run_dir: Path | None) -> int:
         highlight=False,
     )
     return 1
+
+
+def _run_state(run_dir: Path | None) -> str | None:
+    """The state status.json records (None: no run here, or none readable)."""
+    from workbench.engine.runs import Run
+    from workbench.errors import RunFileError
+
+    if run_dir is None:
+        return None
+    try:
+        status = Run(run_dir).status()
+    except (RunFileError, OSError):
+        return None
+    return status.state if status is not None else None
 
 
 def _ending(code: int) -> str:

@@ -47,6 +47,7 @@ COLUMNS = (
     "loss",
     "aug",
     "model",
+    "procs",
 )
 """Results first: at 80 columns the hyper-parameters are what scrolls out of sight."""
 
@@ -73,7 +74,8 @@ def read_run_rows(root: Path) -> list[RunRow]:
     for name, run in found:
         try:
             document: dict[str, Any] = run.config_document()
-            model = run.config().model.label()
+            config = run.config()
+            model, processes = config.model.label(), config.train.world_size
             status = run.status()
             val = run.metrics("val")
             train = run.metrics("train")
@@ -106,6 +108,7 @@ def read_run_rows(root: Path) -> list[RunRow]:
             str(tr.get("loss", "")),
             str(data.get("augment", "")),
             model,
+            str(processes),
         )
         rows.append(
             RunRow(
