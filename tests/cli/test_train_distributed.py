@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -146,3 +147,18 @@ def test_bad_distributed_options_are_one_line(
     assert main(["train", *options, "--run-dir", str(tmp_path / "r")]) == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(lines) == 1 and name in lines[0], lines
+
+
+def test_a_busy_port_is_one_line(folder: Path, tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        endpoint = f"127.0.0.1:{busy.getsockname()[1]}"
+        train = ["train", "--data", str(folder), "--epochs", "1", *TINY, "--run-dir", "run"]
+        launcher = _workbench(
+            *train, "--nproc-per-node", "2", "--rdzv-endpoint", endpoint, cwd=tmp_path
+        )
+        code, _out, err = _finish(launcher, timeout=60)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1, err
+    assert "port is in use" in lines[0]
