@@ -106,7 +106,8 @@ def test_sigint_stops_every_rank_and_the_resumed_run_evaluates_on_one_cpu(
     assert kinds.count("run_finished") == 1
     state = torch.load(run.checkpoint_path("best"), weights_only=True)
     assert not any(name.startswith("module.") for name in state["model"])
-    assert main(["eval", str(run_dir), "--data", str(folder), "--device", "cpu", "--json"]) == 0
+    evaluate = ["eval", str(run_dir), "--data", str(folder), "--cache-dir", str(tmp_path / "cache")]
+    assert main([*evaluate, "--device", "cpu", "--json"]) == 0
 
 
 def _children(pid: int) -> list[int]:
