@@ -5,7 +5,9 @@
 augmented (batched tensor ops, per-image random parameters) and normalised there. With
 ``"albumentations"`` a torch DataLoader runs :class:`OneHotDataset` with a per-sample transform
 in worker processes. Either way, ``set_epoch(e)`` makes the order and the augmentation a pure
-function of (seed, epoch), so a resumed run reproduces an uninterrupted one.
+function of (seed, epoch), so a resumed run reproduces an uninterrupted one. Under
+torch.distributed (``rank`` of ``world`` processes) each process yields its share of every
+batch of that order, so the processes' batches together are the one process's.
 
 On the CPU the next batch is made on a background thread while the caller trains on this one
 (``prefetch``): the batched augmentation costs about 20 ms of a 200-400 ms training step, and

@@ -14,6 +14,11 @@ Stopping: :class:`StopFlag` (set by SIGINT/SIGTERM/SIGHUP inside :func:`handle_s
 the caller) is checked after every batch: the batch finishes, ``last.pt`` is written and the run
 ends with RunStopped. A non-finite loss ends it with RunFailed naming the epoch and batch; the
 checkpoints of earlier epochs are left as they were.
+
+Several processes (``world``, :mod:`workbench.engine.distributed`): each trains its share of
+every batch through DistributedDataParallel and validates its share; the epochs' metrics are
+gathered, so they are those of one process that saw every image; process 0 alone writes the
+run, from the plain module (no ``module.`` prefix in the checkpoints).
 """
 
 from __future__ import annotations
@@ -370,7 +375,9 @@ def _train_step(
 
 def _after_step(ctx: _Context, epoch: int, done: int, loss: torch.Tensor) -> bool:
     """Whether to stop after this batch. Under several processes every one asks the others
-    (a stop, a non-finite loss) after every batch, so that all leave the epoch together."""
+    (a stop, a non-finite loss) after every batch, so that all leave the epoch together: one
+    tiny all-reduce on the CPU per step (on CUDA it waits for the step), the price of never
+    waiting for a process that has already left the loop."""
     if not ctx.world.active:
         return ctx.stop.is_set()
     stop, bad = any_rank(ctx.world, ctx.stop.is_set(), ~torch.isfinite(loss.detach().float()))
