@@ -131,6 +131,9 @@ def test_a_killed_rank_ends_the_run_with_one_line_naming_it(folder: Path, tmp_pa
     lines = [line for line in err.splitlines() if "rank 1" in line]
     assert len(lines) == 1 and "SIGKILL" in lines[0], err
     assert "Traceback" not in err
+    assert "another process of this run ended" in " ".join(err.split())  # rank 0's line
+    status = open_run(run_dir).status()
+    assert status is not None and status.state == "failed"
 
 
 @pytest.mark.parametrize(

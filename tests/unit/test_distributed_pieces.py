@@ -101,6 +101,9 @@ def test_the_launcher_names_a_killed_rank_and_passes_on_stops_and_refusals(
     assert _failed({0: _Failure(1, timestamp=5), 1: _Failure(-9, pid=7, timestamp=6)}, None) == 1
     line = " ".join(capsys.readouterr().err.split())
     assert "rank 1 (pid 7) was killed by SIGKILL" in line
+    # the survivors die of torchrun's SIGTERM, in the same second: not the one to name
+    assert _failed({0: _Failure(-15, timestamp=5), 2: _Failure(-9, pid=8, timestamp=5)}, None) == 1
+    assert "rank 2 (pid 8) was killed by SIGKILL" in " ".join(capsys.readouterr().err.split())
 
 
 def test_launch_options_are_trains_alone() -> None:

@@ -136,7 +136,11 @@ def _failed(failures: dict[int, Any], run_dir: Path | None) -> int:
     killed = {rank: failure for rank, failure in failures.items() if failure.exitcode < 0}
     if not killed and _run_state(run_dir) == "failed":
         return 1  # e.g. a non-finite loss: rank 0 said so, and every rank ended with it
-    rank, first = min((killed or failures).items(), key=lambda item: (item[1].timestamp, item[0]))
+    # torchrun stops the survivors with SIGTERM: the one that ended the run died otherwise
+    rank, first = min(
+        (killed or failures).items(),
+        key=lambda item: (item[1].exitcode == -signal.SIGTERM, item[1].timestamp, item[0]),
+    )
     where = f"; last.pt in {run_dir} is the last good epoch" if run_dir is not None else ""
     err_console.print(
         f"[bold red]failed:[/] rank {rank} (pid {first.pid}) {_ending(first.exitcode)}; "
@@ -174,7 +178,13 @@ def _ending(code: int) -> str:
 def run_rank(args: argparse.Namespace) -> int:
     """One process of a torch.distributed run (started by torchrun): join the others, take
     the run and its config from rank 0, train this process's share, and end together."""
-    from workbench.engine.distributed import die_with_parent, join, leave, world_from_env
+    from workbench.engine.distributed import (
+        die_with_parent,
+        join,
+        leave,
+        lost_peer,
+        world_from_env,
+    )
 
     die_with_parent()
     world = world_from_env()
@@ -182,23 +192,13 @@ def run_rank(args: argparse.Namespace) -> int:
     try:
         return _train_rank(args, world)
     except RuntimeError as error:
-        if not _is_collective_error(error):
+        if not lost_peer(error):
             raise
         if LAUNCHER_PID not in os.environ:  # else the launcher names the rank that ended
-            err_console.print(f"[bold red]rank {world.rank}:[/] lost the others ({error})")
+            err_console.print(f"rank {world.rank}: another process of the run ended", style="red")
         return 1
     finally:
         leave()
-
-
-def _is_collective_error(error: RuntimeError) -> bool:
-    """A collective failed because another process of the run is gone or hung."""
-    from torch.distributed import DistError
-
-    text = str(error)
-    return isinstance(error, DistError) or any(
-        word in text for word in ("gloo", "Gloo", "NCCL", "Connection closed", "Timed out")
-    )
 
 
 def _train_rank(args: argparse.Namespace, world: World) -> int:

@@ -177,3 +177,14 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def lost_peer(error: BaseException) -> bool:
+    """True when ``error`` is a collective failing because another process of the run is gone
+    (its sockets closed) or hung (the group's timeout): torch raises these as DistError or as
+    RuntimeErrors naming the backend."""
+    if isinstance(error, dist.DistError):
+        return True
+    text = str(error)
+    words = ("gloo", "Gloo", "NCCL", "Connection closed", "Connection reset", "Timed out")
+    return isinstance(error, RuntimeError) and any(word in text for word in words)

@@ -61,6 +61,7 @@ from workbench.engine.distributed import (
     data_parallel,
     device_name,
     gather_metrics,
+    lost_peer,
     share_buffers,
 )
 from workbench.engine.epoch_metrics import EpochMetrics
@@ -85,6 +86,9 @@ from workbench.engine.runs import CHECKPOINTS_DIR, SPLIT, Run, RunLock, RunRecor
 from workbench.engine.split import write_manifest
 from workbench.errors import RunFileError, UsageError
 
+LOST_PEER = "another process of this run ended, so this one stopped too"
+"""What a run that lost one of its processes records (the gloo/NCCL error says only that a
+socket closed); last.pt is the last epoch all of them finished."""
 PROGRESS_INTERVAL = 0.25
 """Seconds between Progress events (at most 4 per second)."""
 
@@ -649,8 +653,11 @@ def _fit(
     except BaseException as error:
         # Best effort: on a full disk the run directory cannot take this either, and the
         # error to report is the one that ended the run.
+        message = f"{type(error).__name__}: {error}"
+        if world.active and lost_peer(error):
+            message = LOST_PEER  # the launcher names the process that ended
         with contextlib.suppress(OSError):
-            emit(RunFailed(message=f"{type(error).__name__}: {error}", error=type(error).__name__))
+            emit(RunFailed(message=message, error=type(error).__name__))
         raise
 
 
