@@ -76,7 +76,7 @@ from workbench.engine.events import (
     RunStopped,
     Subscriber,
 )
-from workbench.engine.loader import BatchLoader
+from workbench.engine.loader import BatchLoader, mix_seed
 from workbench.engine.losses import build_loss
 from workbench.engine.metrics import MetricAccumulator
 from workbench.engine.model import build_model, summarize
@@ -320,6 +320,9 @@ def train_one_epoch(
     acc = accumulator or MetricAccumulator(ctx.data.num_classes)
     batches = len(ctx.train_loader)
     ctx.train_loader.set_epoch(epoch)
+    if ctx.world.rank:  # dropout masks of its own (rank 0's stream is the saved one)
+        torch.manual_seed(mix_seed(ctx.config.data.seed, epoch, 2, ctx.world.rank))
+        rng_after_skip = None
     ctx.model.train()
     seen, started = 0, time.monotonic()
     losses = _LossCheck()
