@@ -85,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     modules = _command_modules()
     parser = build_parser(modules)
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # train relaunches itself with it
     try:
         if args.command is None:
             return _run_default(args)

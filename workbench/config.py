@@ -49,6 +49,15 @@ def check_device(device: str) -> None:
         raise ConfigError("device", f"must be {DEVICES_HELP}; got {device!r}")
 
 
+def check_endpoint(endpoint: str) -> None:
+    """ConfigError unless ``endpoint`` is ``HOST:PORT`` with a port in 1..65535."""
+    host, _, port = endpoint.rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError(
+            "rdzv_endpoint", f"must be HOST:PORT (a port in 1..65535), got {endpoint!r}"
+        )
+
+
 # ------------------------------------------------------------------------------ the option table
 # Each field of the sections below is declared once, with how users set it: ``option(...)`` (its
 # help, whether a sweep grid may vary it, its place on the TUI's Train form) or ``internal(...)``
@@ -94,6 +103,9 @@ class Option:
     resumed: bool = False
     """``train --resume`` takes it from the command line when given (the rest of a resumed run
     comes from its own config.json): where the data is and how fast it trains."""
+    launch: bool = False
+    """How many processes train a run and where they meet (torchrun's options): ``train``
+    offers it; a sweep, whose runs are one process each, does not."""
 
 
 def option(default: Any, help: str, **how: Any) -> Any:
@@ -331,8 +343,17 @@ class TrainConfig:
 
     epochs: int = option(30, "passes over the train split", sweep=True, form=Form(1))
     """Passes over the training split."""
-    batch_size: int = option(64, "images per step", sweep=True, form=Form(2, "batch"))
-    """Images per optimisation step."""
+    batch_size: int = option(
+        64,
+        "images per step, in all (with N processes each takes 1/N of them, so --lr keeps its "
+        "meaning whatever N)",
+        sweep=True,
+        form=Form(2, "batch"),
+    )
+    """Images per optimisation step, in all: the global batch. Under torch.distributed each of
+    the N processes trains on its N-th of every batch and the gradients are averaged, so a step
+    is the step one process would take on the whole batch and the learning rate means the same
+    for any N."""
     lr: float = option(3e-3, "peak learning rate", sweep=True, form=Form(3))
     """Peak learning rate."""
     optimizer: str = option("adamw", "optimizer", choices=OPTIMIZERS, sweep=True, form=Form(4))
@@ -400,6 +421,54 @@ class TrainConfig:
     )
     """α of CutMix (0: off; e.g. 1.0): a box of another image of the batch is pasted in and the
     targets mixed by area; with mixup also on, each batch uses one of the two."""
+    nproc_per_node: int = option(
+        1,
+        "training processes on this machine; above 1 the run is relaunched under torchrun "
+        "(DistributedDataParallel: NCCL, one GPU each, on CUDA; gloo on the CPU)",
+        resumed=True,
+        launch=True,
+        form=Form(18, "procs"),
+    )
+    """Processes on this machine (``torchrun --nproc-per-node``). The world size, the number
+    of processes in all, is ``nproc_per_node * nnodes``; a resumed run keeps its own."""
+    nnodes: int = option(
+        1,
+        "machines taking part (give each the same options and its own --node-rank)",
+        resumed=True,
+        launch=True,
+    )
+    """Machines taking part (``torchrun --nnodes``)."""
+    node_rank: int = option(
+        0,
+        "this machine's number, 0..nnodes-1 (machine 0 writes the run)",
+        resumed=True,
+        launch=True,
+    )
+    """This machine's number (``torchrun --node-rank``); machine 0 holds the run directory."""
+    rdzv_endpoint: str | None = option(
+        None,
+        "where the processes meet: machine 0's address and a free port",
+        metavar="HOST:PORT",
+        shown_default="127.0.0.1 and a free port; needed with --nnodes above 1",
+        resumed=True,
+        launch=True,
+    )
+    """Machine 0's ``HOST:PORT`` (``torchrun --rdzv-endpoint``, static rendezvous)."""
+    sync_batchnorm: bool = option(
+        True,
+        "SyncBatchNorm across processes on CUDA; on the CPU torch cannot, and each process "
+        "normalises its own share of the batch (running statistics: process 0's)",
+        pair=True,
+    )
+    """Under DDP on CUDA, BatchNorm layers become SyncBatchNorm (statistics of the whole
+    batch). torch's SyncBatchNorm works only on GPU modules, so on the CPU each process's
+    BatchNorm normalises its share of the batch, and DDP copies process 0's running statistics
+    to the others at every step."""
+
+    @property
+    def world_size(self) -> int:
+        """Processes in all: the batch is split among them."""
+        return self.nproc_per_node * self.nnodes
 
     @staticmethod
     def warmup_for(epochs: int, wanted: int | None = None) -> int:
@@ -435,6 +504,30 @@ class TrainConfig:
             if not (math.isfinite(alpha) and alpha >= 0):
                 raise ConfigError(name, f"must be >= 0, got {alpha}")
         check_device(self.device)
+        self._validate_distributed()
+
+    def _validate_distributed(self) -> None:
+        _positive_int("nproc_per_node", self.nproc_per_node, 1, 64)
+        _positive_int("nnodes", self.nnodes, 1, 64)
+        _positive_int("node_rank", self.node_rank, 0, self.nnodes - 1)
+        if self.rdzv_endpoint is not None:
+            check_endpoint(self.rdzv_endpoint)
+        elif self.nnodes > 1:
+            raise ConfigError(
+                "rdzv_endpoint", "is needed with nnodes above 1: machine 0's HOST:PORT"
+            )
+        if self.world_size > 1 and _is_cuda_index(self.device):
+            raise ConfigError(
+                "device",
+                f"{self.device} names one GPU, but each of several processes takes its own; "
+                "give auto or cuda",
+            )
+        if self.batch_size < self.world_size:
+            raise ConfigError(
+                "batch_size",
+                f"{self.batch_size} images cannot be shared by {self.world_size} processes; "
+                f"give at least {self.world_size}",
+            )
 
 
 MODEL_FIELDS_BEFORE_THEY_EXISTED: dict[str, Any] = {

@@ -75,14 +75,18 @@ def sweep_argv(
     runs_root: Path,
     epochs: int,
     image_size: int,
+    parallel: int = 1,
 ) -> list[str]:
-    """The ``workbench sweep`` command line for a grid (its folder goes under ``runs_root``)."""
+    """The ``workbench sweep`` command line for a grid (its folder goes under ``runs_root``);
+    ``parallel`` runs at once."""
     values = {"data": data, "cache_dir": cache_dir, "epochs": epochs, "image_size": image_size}
     argv = [sys.executable, "-m", "workbench", "sweep", "--grid", *grid]
     for name, value in values.items():
         offered = offered_field(name)
         if value not in (None, "") and offered is not None:
             argv += [offered.flag, offered.text(value)]
+    if parallel > 1:
+        argv += ["--parallel", str(parallel)]
     return [*argv, "--runs-root", str(runs_root)]
 
 

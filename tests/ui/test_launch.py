@@ -82,3 +82,9 @@ def test_the_sweep_form_offers_grid_names_and_its_argv_spells_the_options(tmp_pa
     args = build_parser().parse_args(argv[3:])
     assert (args.grid, args.data, args.cache_dir) == (["lr=1e-3,3e-3"], None, "c")
     assert (args.epochs, args.image_size, args.runs_root) == (3, 64, str(tmp_path))
+    assert args.parallel == 1
+    argv = tui_launch.sweep_argv(
+        ("lr=1e-3,3e-3",), data=None, cache_dir=None, runs_root=tmp_path, epochs=3, image_size=64,
+        parallel=2,
+    )  # fmt: skip
+    assert build_parser().parse_args(argv[3:]).parallel == 2

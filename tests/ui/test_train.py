@@ -33,6 +33,7 @@ def test_form_errors_marks_every_bad_field() -> None:
         "schedule": "cosine", "loss": "ce", "augment": "builtin", "seed": "42", "device": "tpu",
         "widths": "8,16", "convs_per_stage": "1", "stem": "4", "residual": "off",
         "squeeze_excite": "on", "dropout": "0.3", "ema": "0", "mixup": "0",
+        "nproc_per_node": "1",
     }  # fmt: skip
     config, errors = form_errors(values, None, None)
     assert config is None

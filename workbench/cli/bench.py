@@ -42,6 +42,15 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--num-workers", type=int, default=2, help="DataLoader workers of the notebook pipeline"
     )
+    parser.add_argument(
+        "--nproc-per-node",
+        metavar="N",
+        type=int,
+        default=1,
+        help="instead: the workbench pipeline on 1 process with every core's thread vs N "
+        "processes (DistributedDataParallel, gloo on the CPU) with 1/N of them each, "
+        "side by side (default: 1, the three pipelines)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     return parser
 
@@ -63,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size, device=args.device, num_workers=args.num_workers
         ).validate()
     data = data_config_from_args(args)
+    if not 1 <= args.nproc_per_node <= 64:
+        raise UsageError(f"--nproc-per-node: must be in 1..64, got {args.nproc_per_node}")
+    if args.nproc_per_node > 1:
+        return _scaling(args, data)
     with progress_bar() as progress:
         result = run_bench(
             data,
@@ -109,4 +122,40 @@ def run(args: argparse.Namespace) -> int:
         f"cache {'hit' if result.cache_hit else 'built'} in {result.prepare_seconds:.1f}s",
         highlight=False,
     )
+    return 0
+
+
+def _scaling(args: argparse.Namespace, data: Any) -> int:
+    """One process with all the threads vs N processes with their share, side by side."""
+    from rich.table import Table
+
+    from workbench.engine.bench_distributed import run_scaling_bench
+
+    with progress_bar():  # the spinner while the processes start and train
+        result = run_scaling_bench(
+            data,
+            nproc=args.nproc_per_node,
+            batch_size=args.batch_size,
+            batches=args.batches,
+            warmup=args.warmup,
+            device=args.device,
+        )
+    if args.json:
+        emit_json(result.to_dict())
+        return 0
+    table = Table(
+        title=f"processes vs threads, {result.image_size} px, global batch "
+        f"{result.batch_size}, {result.device}",
+        header_style="bold",
+    )
+    for column in ("processes x threads", "img/s", "timed"):
+        table.add_column(column, justify="right")
+    for row in result.rows:
+        table.add_row(
+            f"{row.processes} x {row.threads_per_process}",
+            f"{row.images_per_second:.1f}",
+            f"{row.images} img / {row.seconds:.1f}s",
+        )
+    out_console.print(table)
+    out_console.print(f"processes / one process: [bold]{result.speedup:.2f}x[/]")
     return 0

@@ -15,7 +15,7 @@ import shlex
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.cli.common import (
     HelpFormatter,
@@ -28,9 +28,13 @@ from workbench.cli.train import add_run_options, config_from_args
 from workbench.config import offered_fields
 from workbench.errors import EXIT_STOPPED, UsageError
 
+if TYPE_CHECKING:
+    from workbench.engine.sweep import SweepEntry
+
 HELP = "hyper-parameter sweep: every combination of a grid as runs, comparison plots"
 DESCRIPTION = """\
-Train one run per combination of the grid, one after the other, under one sweep folder.
+Train one run per combination of the grid, one after the other (or K at once with
+--parallel K), under one sweep folder.
 Grid items are NAME=V1,V2,... with NAME one of the `workbench train` options:
 {names}.
 Options below set everything the grid does not vary.
@@ -75,8 +79,40 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     where.add_argument(
         "--out", metavar="DIR", default=None, help="figures (default: exports/<sweep folder>/)"
     )
+    at_once = parser.add_argument_group("runs at once")
+    at_once.add_argument(
+        "--parallel",
+        metavar="K",
+        type=_at_least_one,
+        default=1,
+        help="train up to K runs at once, each its own `workbench train` process (output in "
+        "<sweep folder>/.logs/); on the CPU each gets 1/K of the cores (default: 1, in turn)",
+    )
+    at_once.add_argument(
+        "--devices",
+        metavar="0,1,...",
+        type=_device_list,
+        default=(),
+        help="with --parallel: the GPUs to share out, one per run at a time "
+        "(CUDA_VISIBLE_DEVICES; default: none, the CPU)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     return parser
+
+
+def _at_least_one(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of runs, 1 or more, got {text!r}"
+        )
+    return int(text)
+
+
+def _device_list(text: str) -> tuple[str, ...]:
+    devices = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not devices or not all(device.isdigit() for device in devices):
+        raise argparse.ArgumentTypeError(f"expected GPU numbers like 0,1,2, got {text!r}")
+    return devices
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,7 +127,6 @@ def run(args: argparse.Namespace) -> int:
     from workbench.cli.train import TrainDisplay
     from workbench.engine.loop import StopFlag, handle_signals
     from workbench.engine.sweep import (
-        SweepEntry,
         default_sweep_dir,
         is_sweep_dir,
         load_plan,
@@ -120,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
             "skip-finished": "[dim]skip (finished)[/]",
             "skip-failed": "[dim]skip (failed before)[/]",
             "skip-unreadable": "[red]skip (a damaged run file)[/]",
+            "skip-running": "[yellow]skip (another process is training it)[/]",
             "resume": "[yellow]resume[/]",
             "start": "[green]start[/]",
         }[action]
@@ -127,8 +163,22 @@ def run(args: argparse.Namespace) -> int:
 
     err_console.print(f"sweep folder [bold]{plan.root}[/], {total} runs", highlight=False)
     stop = StopFlag()
-    with handle_signals(stop), TrainDisplay() as display:
-        result = run_sweep(plan, subscribers=[display], stop=stop, on_entry=announce)
+    if args.parallel > 1:
+        from workbench.engine.sweep_parallel import LOGS_DIR, run_sweep_parallel
+
+        err_console.print(f"{args.parallel} at once; output in {plan.root / LOGS_DIR}")
+        with handle_signals(stop):
+            result = run_sweep_parallel(
+                plan,
+                parallel=args.parallel,
+                command=_train_command,
+                devices=args.devices,
+                stop=stop,
+                on_entry=announce,
+            )
+    else:
+        with handle_signals(stop), TrainDisplay() as display:
+            result = run_sweep(plan, subscribers=[display], stop=stop, on_entry=announce)
     for outcome in result.outcomes:
         if outcome.state == "unreadable":
             err_console.print(f"[red]skipped:[/] {outcome.message}", highlight=False)
@@ -173,6 +223,14 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_STOPPED
     return 0
+
+
+def _train_command(entry: SweepEntry, resume: bool) -> list[str]:
+    """The ``workbench train`` command line that trains (or resumes) one entry of a sweep."""
+    from workbench.engine.runs import CONFIG
+
+    argv = [sys.executable, "-m", "workbench", "train", "--run-dir", str(entry.path)]
+    return [*argv, "--resume"] if resume else [*argv, "--config", str(entry.path / CONFIG)]
 
 
 def _export(root: Path, out: Path) -> list[Path]:

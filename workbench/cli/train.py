@@ -45,25 +45,38 @@ checkpoints/last.pt + best.pt (best validation accuracy).
 Ctrl-C (or SIGTERM/SIGHUP) finishes the current batch, writes last.pt and stops
 (exit code 130); `workbench train --run-dir DIR --resume` continues exactly where it
 stopped, with the run's own config.json. A second Ctrl-C aborts at once.
+
+--nproc-per-node N trains on N processes (DistributedDataParallel under torchrun: NCCL with
+one GPU each on CUDA, gloo on the CPU, where each gets 1/N of the cores); --nnodes,
+--node-rank and --rdzv-endpoint spread them over machines. --batch-size is the global
+batch: each process trains on its N-th of every batch and the gradients are averaged, so
+--lr means the same for any N. On CUDA BatchNorm becomes SyncBatchNorm; on the CPU torch
+cannot sync it, and each process normalises its own share (running statistics: process
+0's). Process 0 alone writes the run; a stop reaches every process, and a resumed run
+keeps its number of processes.
 """
 
 EXIT_FAILED = 1
 
 
-def add_run_options(parser: argparse.ArgumentParser, *, resumable: bool = False) -> None:
+def add_run_options(
+    parser: argparse.ArgumentParser, *, resumable: bool = False, launch: bool = False
+) -> None:
     """Every option that sets a RunConfig field (data, model, training), derived from the
     config's option table; shared with sweep.
 
     ``resumable``: the help says which options a resumed run takes from its own config.
+    ``launch``: with the options of how many processes train the run, and where they meet.
     """
-    add_config_options(parser, resumable=resumable)
+    names = [f.name for f in offered_fields() if launch or not f.option.launch]
+    add_config_options(parser, names, resumable=resumable)
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = sub.add_parser(
         "train", help=HELP, description=DESCRIPTION, formatter_class=HelpFormatter
     )
-    add_run_options(parser, resumable=True)
+    add_run_options(parser, resumable=True, launch=True)
     runs = parser.add_argument_group("run directory")
     runs.add_argument(
         "--run-dir",
@@ -133,7 +146,15 @@ def _resume_config(args: argparse.Namespace, run_dir: Path) -> RunConfig:
     local = given_values(args, (f.name for f in offered_fields() if f.option.resumed))
     if local.get("data") is not None:
         local["data"] = str(Path(local["data"]).expanduser().resolve())
-    return _validated(with_values(run.config(), local))
+    own = run.config()
+    config = _validated(with_values(own, local))
+    if config.train.world_size != own.train.world_size:
+        raise UsageError(
+            f"{run_dir}: this run trains on {own.train.world_size} process(es) "
+            f"(--nproc-per-node {own.train.nproc_per_node} x --nnodes {own.train.nnodes}); "
+            f"a resumed run keeps its world size, not {config.train.world_size}"
+        )
+    return config
 
 
 def _claim_new(run_dir: Path, config_file: str | None) -> RunLock:
@@ -194,6 +215,7 @@ def _claim(args: argparse.Namespace) -> tuple[RunLock, Path, RunConfig]:
 
 def run(args: argparse.Namespace) -> int:
     from workbench.cli.tuning import prepare_training_process
+    from workbench.engine.distributed import launched_by_torchrun
 
     check_folder_option("--run-dir", args.run_dir)
     if args.run_dir is None and not args.resume:  # the only case that creates a folder there
@@ -201,11 +223,24 @@ def run(args: argparse.Namespace) -> int:
     with options_named():
         check_data_path(args.data)
     prepare_training_process()
+    if launched_by_torchrun():
+        from workbench.cli.train_distributed import run_rank
+
+        return run_rank(args)
+    if (args.node_rank or 0) > 0:  # another machine's processes: machine 0 holds the run
+        from workbench.cli.train_distributed import launch
+
+        return launch(config_from_args(args), args, None)
+    lock, run_dir, config = _claim(args)
+    if config.train.world_size > 1:
+        from workbench.cli.train_distributed import launch
+
+        with lock:  # held for the run's whole life: its rank 0 writes under it
+            return launch(config, args, run_dir.resolve())
     # torch and the engine cost about 1-2 s to import; only this command pays for them.
     from workbench.engine.data import prepare_data
     from workbench.engine.loop import StopFlag, fit, handle_signals
 
-    lock, run_dir, config = _claim(args)
     with lock:
         run_dir = run_dir.resolve()
         stop = StopFlag()
@@ -224,10 +259,22 @@ def run(args: argparse.Namespace) -> int:
                         stop=stop,
                     )
             except KeyboardInterrupt:
-                err_console.print(
-                    f"[yellow]aborted[/]; last.pt in {run_dir} is the last good epoch"
-                )
-                return EXIT_STOPPED
+                return aborted(run_dir)
+    return report(args, result, display, run_dir)
+
+
+def aborted(run_dir: Path) -> int:
+    """A second signal ended the run at once: say what is left."""
+    err_console.print(f"[yellow]aborted[/]; last.pt in {run_dir} is the last good epoch")
+    return EXIT_STOPPED
+
+
+def report(
+    args: argparse.Namespace, result: FitResult, display: TrainDisplay, run_dir: Path
+) -> int:
+    """The summary (a table, or ``--json``), what to do next, and the exit code."""
+    from rich.markup import escape
+
     summary = summarize_result(result, display)
     if args.json:
         emit_json(summary)
@@ -241,7 +288,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_STOPPED
     if result.state == "failed":
-        err_console.print(f"[bold red]failed:[/] {result.message}", highlight=False)
+        err_console.print(f"[bold red]failed:[/] {escape(result.message)}", highlight=False)
         return EXIT_FAILED
     return 0
 
@@ -290,6 +337,8 @@ class TrainDisplay:
             self.progress.stop()
 
     def __call__(self, event: Event) -> None:
+        from rich.markup import escape
+
         from workbench.engine.events import (
             CheckpointSaved,
             EpochEnd,
@@ -350,7 +399,7 @@ class TrainDisplay:
         elif isinstance(event, RunStopped):
             bars.console.print(f"[yellow]stopping ({event.reason})[/]")
         elif isinstance(event, RunFailed):
-            bars.console.print(f"[red]{event.message}[/]", highlight=False)
+            bars.console.print(f"[red]{escape(event.message)}[/]", highlight=False)
 
 
 def summarize_result(result: FitResult, display: TrainDisplay) -> dict[str, Any]:

@@ -31,6 +31,7 @@ import torch
 
 from workbench.config import DataConfig, ModelConfig, TrainConfig
 from workbench.engine.device import DeviceSetup, setup_device
+from workbench.engine.distributed import SINGLE, World, data_parallel
 from workbench.engine.losses import CrossEntropy
 from workbench.engine.model import build_model, summarize
 from workbench.engine.optim import build_optimizer
@@ -178,16 +179,24 @@ def _batches(loader: Iterable[Any], count: int) -> Iterator[Any]:
 
 
 class _Trainer:
-    """A fresh model, optimizer and scaler; ``step`` trains on one batch (timed by the caller)."""
+    """A fresh model, optimizer and scaler; ``step`` trains on one batch (timed by the caller).
+    Under several processes (``world``) the model is wrapped in DistributedDataParallel."""
 
-    def __init__(self, model_config: ModelConfig, num_classes: int, setup: DeviceSetup) -> None:
+    def __init__(
+        self,
+        model_config: ModelConfig,
+        num_classes: int,
+        setup: DeviceSetup,
+        world: World = SINGLE,
+    ) -> None:
         torch.manual_seed(0)
         self.setup = setup
-        self.model = build_model(model_config, num_classes).to(setup.device)
+        model = build_model(model_config, num_classes).to(setup.device)
         if setup.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
-        self.model.train()
-        self.optimizer = build_optimizer(self.model, TrainConfig())
+            model = model.to(memory_format=torch.channels_last)
+        model.train()
+        self.optimizer = build_optimizer(model, TrainConfig())
+        self.model = data_parallel(model, world, setup.device, sync_bn=False)
         self.scaler = setup.make_scaler()
         self.loss_fn = CrossEntropy()
 
@@ -214,13 +223,14 @@ def time_training(
     setup: DeviceSetup,
     warmup: int,
     progress: Callable[[int], None] | None = None,
+    world: World = SINGLE,
 ) -> tuple[int, int, float]:
     """Train a fresh model on ``batches``; the first ``warmup`` are not timed.
 
     Returns (timed batches, timed images, seconds). The clock includes waiting for each batch,
-    so a slow input pipeline shows.
+    so a slow input pipeline shows. Under several processes (``world``), this process's.
     """
-    trainer = _Trainer(model_config, num_classes, setup)
+    trainer = _Trainer(model_config, num_classes, setup, world)
     images, timed, started = 0, 0, time.perf_counter()
     for index, (x_raw, y_raw) in enumerate(batches):
         if index == warmup:
@@ -387,7 +397,7 @@ def _workbench_stream(
         channels_last=plan.setup.channels_last,
     )
     loader.set_epoch(1)
-    return _repeat(loader, plan.total), loader.settle if loader.prefetch else None
+    return repeat_batches(loader, plan.total), loader.settle if loader.prefetch else None
 
 
 def _compute_stream(plan: _Plan) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -462,7 +472,7 @@ def _result(plan: _Plan, rows: list[BenchRow], prepare_seconds: float) -> BenchR
     )
 
 
-def _repeat(loader: Any, count: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def repeat_batches(loader: Any, count: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """``count`` batches from ``loader``, starting a new epoch when one runs out."""
     done, epoch = 0, 1
     while True:

@@ -70,6 +70,8 @@ class RunStarted(_Event):
     split_fingerprint: str
     resumed: bool = False
     pid: int = 0
+    world_size: int = 1
+    """Processes training the run (torch.distributed); 1 for one process."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,11 @@ Stopping: :class:`StopFlag` (set by SIGINT/SIGTERM/SIGHUP inside :func:`handle_s
 the caller) is checked after every batch: the batch finishes, ``last.pt`` is written and the run
 ends with RunStopped. A non-finite loss ends it with RunFailed naming the epoch and batch; the
 checkpoints of earlier epochs are left as they were.
+
+Several processes (``world``, :mod:`workbench.engine.distributed`): each trains its share of
+every batch through DistributedDataParallel and validates its share; the epochs' metrics are
+gathered, so they are those of one process that saw every image; process 0 alone writes the
+run, from the plain module (no ``module.`` prefix in the checkpoints).
 """
 
 from __future__ import annotations
@@ -48,6 +53,17 @@ from workbench.engine.checkpoint import (
 )
 from workbench.engine.data import seed_everything
 from workbench.engine.device import DeviceSetup, setup_device
+from workbench.engine.distributed import (
+    SINGLE,
+    World,
+    any_rank,
+    broadcast,
+    data_parallel,
+    device_name,
+    gather_metrics,
+    lost_peer,
+    share_buffers,
+)
 from workbench.engine.ema import WeightAverage
 from workbench.engine.epoch_metrics import EpochMetrics
 from workbench.engine.events import (
@@ -61,7 +77,7 @@ from workbench.engine.events import (
     RunStopped,
     Subscriber,
 )
-from workbench.engine.loader import BatchLoader
+from workbench.engine.loader import BatchLoader, mix_seed
 from workbench.engine.losses import build_loss
 from workbench.engine.metrics import MetricAccumulator
 from workbench.engine.mixup import BatchMixer, build_mixer
@@ -72,6 +88,9 @@ from workbench.engine.runs import CHECKPOINTS_DIR, SPLIT, Run, RunLock, RunRecor
 from workbench.engine.split import write_manifest
 from workbench.errors import RunFileError, UsageError
 
+LOST_PEER = "another process of this run ended, so this one stopped too"
+"""What a run that lost one of its processes records (the gloo/NCCL error says only that a
+socket closed); last.pt is the last epoch all of them finished."""
 PROGRESS_INTERVAL = 0.25
 """Seconds between Progress events (at most 4 per second)."""
 
@@ -243,6 +262,10 @@ class _Context:
     run_dir: Path
     setup: DeviceSetup
     model: nn.Module
+    """The plain module: what checkpoints save and validation runs."""
+    net: nn.Module
+    """What the training step calls: DistributedDataParallel around ``model`` under several
+    processes, else ``model`` itself."""
     loss_fn: nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
@@ -255,10 +278,19 @@ class _Context:
     """With ``--ema``: the averaged weights, which validation and best.pt use."""
     mixer: BatchMixer | None = None
     """With ``--mixup``/``--cutmix``: mixes each training batch, as (seed, epoch, batch) say."""
+    world: World = SINGLE
     tracker: _Tracker = field(default_factory=_Tracker)
     start: float = field(default_factory=time.monotonic)
     work_done: int = 0
     work_total: int = 1
+
+    def stop_agreed(self) -> bool:
+        """A stop asked of any process (every process gets the same answer)."""
+        return any_rank(self.world, self.stop.is_set())[0]
+
+    def epoch_metrics(self, acc: MetricAccumulator) -> EpochMetrics:
+        """The metrics of every process's share of the epoch together."""
+        return gather_metrics(self.world, acc).compute()
 
     def eta(self) -> float:
         elapsed = time.monotonic() - self.start
@@ -291,54 +323,84 @@ def train_one_epoch(
     Returns (metrics, accumulator, batches done); metrics is None if a stop was requested
     before the epoch's last batch (the accumulator then holds the partial sums).
     """
-    model, setup = ctx.model, ctx.setup
     acc = accumulator or MetricAccumulator(ctx.data.num_classes)
     batches = len(ctx.train_loader)
     ctx.train_loader.set_epoch(epoch)
-    model.train()
-    clip = ctx.config.train.grad_clip
+    if ctx.world.rank:  # dropout masks of its own (rank 0's stream is the saved one)
+        torch.manual_seed(mix_seed(ctx.config.data.seed, epoch, 2, ctx.world.rank))
+        rng_after_skip = None
+    ctx.model.train()
     seen, started = 0, time.monotonic()
     losses = _LossCheck()
     done = skip
     if skip >= batches:  # stopped during validation: every batch is in the accumulator
         if rng_after_skip is not None:
             set_rng_state(rng_after_skip)
-        return acc.compute(), acc, skip
+        return ctx.epoch_metrics(acc), acc, skip
     for index, (x_raw, y_raw) in enumerate(ctx.train_loader):
         if index < skip:
             continue  # the loader's batches are a pure function of (seed, epoch, index)
         if index == skip and rng_after_skip is not None:
             set_rng_state(rng_after_skip)
-        x, y = to_device(x_raw, y_raw, setup)
+        x, y = to_device(x_raw, y_raw, ctx.setup)
         if ctx.mixer is not None:
             x, y = ctx.mixer(x, y, epoch, index)
-        with setup.autocast():
-            logits = model(x)
-            loss = ctx.loss_fn(logits, y)
-        ctx.scaler.scale(loss).backward()
-        if clip > 0:
-            ctx.scaler.unscale_(ctx.optimizer)
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-        ctx.scaler.step(ctx.optimizer)
-        ctx.scaler.update()
-        ctx.optimizer.zero_grad(set_to_none=True)
-        ctx.scheduler.step()
-        if ctx.ema is not None:
-            ctx.ema.update(model)
+        loss, logits = _train_step(ctx, x, y, ctx.train_loader.batch_images(index))
         losses.add(index + 1, loss)
         acc.update(loss, logits, y)
         done = index + 1
         seen += x.shape[0]
         ctx.work_done += 1
+        stop = _after_step(ctx, epoch, done, loss)
         if ctx.emit.progress_due(force=done == batches):
             losses.check(epoch)
-            rate = seen / max(time.monotonic() - started, 1e-9)
+            rate = seen * ctx.world.size / max(time.monotonic() - started, 1e-9)
             ctx.emit(_progress(ctx, epoch, "train", done, batches, rate, acc))
-        if ctx.stop.is_set() and done < batches:
+        if stop and done < batches:
             losses.check(epoch)  # a stop saves last.pt: never with weights a NaN reached
             return None, acc, done
     losses.check(epoch)
-    return acc.compute(), acc, done
+    return ctx.epoch_metrics(acc), acc, done
+
+
+def _train_step(
+    ctx: _Context, x: torch.Tensor, y: torch.Tensor, batch_images: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimisation step on this process's share ``x`` of a batch of ``batch_images``;
+    returns the share's mean loss and its logits.
+
+    DistributedDataParallel averages the processes' gradients; weighting each process's loss
+    by its share of the batch (times the number of processes) makes that average the gradient
+    of the whole batch's mean loss, also when the shares differ by an image."""
+    with ctx.setup.autocast():
+        logits = ctx.net(x)
+        loss = ctx.loss_fn(logits, y)
+    weight = x.shape[0] * ctx.world.size / batch_images
+    ctx.scaler.scale(loss * weight if weight != 1 else loss).backward()
+    clip = ctx.config.train.grad_clip
+    if clip > 0:
+        ctx.scaler.unscale_(ctx.optimizer)
+        nn.utils.clip_grad_norm_(ctx.model.parameters(), clip)
+    ctx.scaler.step(ctx.optimizer)
+    ctx.scaler.update()
+    ctx.optimizer.zero_grad(set_to_none=True)
+    ctx.scheduler.step()
+    if ctx.ema is not None:
+        ctx.ema.update(ctx.model)
+    return loss, logits
+
+
+def _after_step(ctx: _Context, epoch: int, done: int, loss: torch.Tensor) -> bool:
+    """Whether to stop after this batch. Under several processes every one asks the others
+    (a stop, a non-finite loss) after every batch, so that all leave the epoch together: one
+    tiny all-reduce on the CPU per step (on CUDA it waits for the step), the price of never
+    waiting for a process that has already left the loop."""
+    if not ctx.world.active:
+        return ctx.stop.is_set()
+    stop, bad = any_rank(ctx.world, ctx.stop.is_set(), ~torch.isfinite(loss.detach().float()))
+    if bad:
+        raise NonFiniteLossError(epoch, done, float(loss) if not torch.isfinite(loss) else math.nan)
+    return stop
 
 
 @torch.inference_mode()
@@ -350,11 +412,14 @@ def validate(
     num_classes: int,
     *,
     on_batch: Callable[[int, MetricAccumulator], bool] | None = None,
+    world: World = SINGLE,
 ) -> EpochMetrics | None:
     """Metrics of ``model`` on ``loader`` in eval mode, without gradients or updates.
 
     ``on_batch(batches_done, accumulator)`` may return True to abandon the pass (then None).
-    The model's train/eval mode is restored afterwards.
+    The model's train/eval mode is restored afterwards. Under several processes (``world``)
+    each validates its share of every batch and the metrics are those of all shares together:
+    the same as one process validating the whole split.
     """
     was_training = model.training
     model.eval()
@@ -370,7 +435,7 @@ def validate(
                 return None
     finally:
         model.train(was_training)
-    return acc.compute()
+    return gather_metrics(world, acc).compute()
 
 
 def _progress(
@@ -416,6 +481,7 @@ def _checkpoint_state(
         "std": list(ctx.data.std),
         "split_fingerprint": ctx.data.fingerprint,
         "best": ctx.tracker.state_dict(),
+        "world_size": ctx.world.size,
     }
     if partial is not None:
         state["partial"] = partial
@@ -435,6 +501,8 @@ def _best_state(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def _save(ctx: _Context, name: str, state: dict[str, Any]) -> None:
+    if not ctx.world.is_main:
+        return  # process 0 alone writes the run
     path = save_checkpoint(ctx.run_dir / CHECKPOINTS_DIR / f"{name}.pt", state)
     ctx.emit(CheckpointSaved(epoch=int(state["epoch"]), name=name, path=str(path)))
 
@@ -446,13 +514,16 @@ def _build(
     emit: _Emitter,
     stop: StopFlag,
     loss_fn: nn.Module | None,
+    world: World,
 ) -> _Context:
     train = config.train
-    setup = setup_device(train.device, amp=train.amp, deterministic=train.deterministic)
+    device = device_name(world, train.device)
+    setup = setup_device(device, amp=train.amp, deterministic=train.deterministic)
     model = build_model(config.model, data.num_classes)
     if setup.channels_last:
         model = model.to(memory_format=torch.channels_last)
     model = model.to(setup.device)
+    net = data_parallel(model, world, setup.device, sync_bn=train.sync_batchnorm)
     loaders = {
         split: BatchLoader(
             data,
@@ -464,6 +535,8 @@ def _build(
             device=setup.device,
             num_workers=train.num_workers,
             channels_last=setup.channels_last,
+            rank=world.rank,
+            world=world.size,
         )
         for split in ("train", "val")
     }
@@ -476,6 +549,7 @@ def _build(
         run_dir=run_dir,
         setup=setup,
         model=model,
+        net=net,
         loss_fn=(loss_fn or build_loss(train)).to(setup.device),
         optimizer=optimizer,
         scheduler=scheduler,
@@ -486,6 +560,7 @@ def _build(
         stop=stop,
         ema=ema,
         mixer=build_mixer(train, config.data.seed),
+        world=world,
     )
 
 
@@ -499,6 +574,7 @@ def fit(
     stop: StopFlag | None = None,
     loss_fn: nn.Module | None = None,
     record: bool = True,
+    world: World = SINGLE,
 ) -> FitResult:
     """Train ``config`` on ``data`` into ``run_dir``; return how it ended.
 
@@ -515,15 +591,33 @@ def fit(
     resume first reads and checks every file of the run and both checkpoints, and applies
     last.pt to the model before anything is written: a damaged or foreign file is refused
     with one RunFileError line and the run is left as it was.
+
+    ``world``: this process's place in a torch.distributed run (its process group joined).
+    Every process trains its share of each batch; process 0 alone holds the lock, reads
+    last.pt (and hands it to the others) and writes the run; the others record nothing.
     """
     config.validate()
+    _check_shares(data, world)
     run_dir = Path(run_dir)
-    with RunLock.acquire(run_dir):
-        checkpoint = _resume_state(run_dir, data) if resume else None
-        return _fit(config, data, run_dir, subscribers, checkpoint, stop, loss_fn, record)
+    with RunLock.acquire(run_dir) if world.is_main else contextlib.nullcontext():
+        checkpoint = _resume_state(run_dir, data, world) if resume and world.is_main else None
+        checkpoint = broadcast(world, checkpoint) if resume else None
+        record = record and world.is_main
+        return _fit(config, data, run_dir, subscribers, checkpoint, stop, loss_fn, record, world)
 
 
-def _resume_state(run_dir: Path, data: PreparedData) -> dict[str, Any]:
+def _check_shares(data: PreparedData, world: World) -> None:
+    """UsageError when a split has fewer images than there are processes to share it."""
+    for split in ("train", "val"):
+        count = len(data.split.indices(split))
+        if count < world.size:
+            raise UsageError(
+                f"the {split} split has {count} image(s), fewer than the {world.size} "
+                "processes that would share it; train on fewer processes"
+            )
+
+
+def _resume_state(run_dir: Path, data: PreparedData, world: World) -> dict[str, Any]:
     """last.pt of the run to continue, after checking the run's files (UsageError if not)."""
     last = run_dir / CHECKPOINTS_DIR / "last.pt"
     if not last.exists():
@@ -538,6 +632,12 @@ def _resume_state(run_dir: Path, data: PreparedData) -> dict[str, Any]:
             f"{run_dir}: the data's split fingerprint {data.fingerprint} differs from the "
             f"run's {checkpoint['split_fingerprint']}; resume with the same --data"
         )
+    trained_on = checkpoint.get("world_size", 1)
+    if trained_on != world.size:
+        raise UsageError(
+            f"{run_dir}: this run trains on {trained_on} process(es), not {world.size}; "
+            f"resume it with as many (--nproc-per-node x --nnodes = {trained_on})"
+        )
     return checkpoint
 
 
@@ -550,17 +650,19 @@ def _fit(
     stop: StopFlag | None,
     loss_fn: nn.Module | None,
     record: bool,
+    world: World,
 ) -> FitResult:
     stop = stop or StopFlag()
     recorder: list[Subscriber] = [RunRecorder(run_dir)] if record else []
     emit = _Emitter([*recorder, *subscribers])
     if checkpoint is None:
         seed_everything(config.data.seed)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_manifest(data.split, run_dir / SPLIT)
+        if world.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            write_manifest(data.split, run_dir / SPLIT)
 
     try:
-        ctx = _build(config, data, run_dir, emit, stop, loss_fn)
+        ctx = _build(config, data, run_dir, emit, stop, loss_fn, world)
         start_epoch, skip = 0, 0
         partial: MetricAccumulator | None = None
         rng_after_skip: dict[str, Any] | None = None
@@ -579,8 +681,11 @@ def _fit(
     except BaseException as error:
         # Best effort: on a full disk the run directory cannot take this either, and the
         # error to report is the one that ended the run.
+        message = f"{type(error).__name__}: {error}"
+        if world.active and lost_peer(error):
+            message = LOST_PEER  # the launcher names the process that ended
         with contextlib.suppress(OSError):
-            emit(RunFailed(message=f"{type(error).__name__}: {error}", error=type(error).__name__))
+            emit(RunFailed(message=message, error=type(error).__name__))
         raise
 
 
@@ -610,8 +715,9 @@ def _restore(
             ctx.ema.load_state_dict(checkpoint["ema"])
         set_rng_state(checkpoint["rng"])  # mid-epoch: again at the batch it stopped after
         if skip and "partial" in checkpoint:
+            # Process 0 carries the partial sums of all; each other starts its share afresh.
             partial = MetricAccumulator.from_state_dict(checkpoint["partial"], ctx.setup.device)
-            return start_epoch, skip, partial, checkpoint["rng"]
+            return start_epoch, skip, partial if ctx.world.is_main else None, checkpoint["rng"]
     except (RuntimeError, ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
         reason = str(error).strip().splitlines()[0][:100] if str(error).strip() else ""
         raise RunFileError(
@@ -639,7 +745,7 @@ def _run(
             run_dir=str(ctx.run_dir),
             config=json.loads(config.to_json()),
             classes=tuple(data.classes),
-            device=ctx.setup.describe(),
+            device=_device_text(ctx),
             epochs=epochs,
             start_epoch=start_epoch,
             train_batches=train_batches,
@@ -651,6 +757,7 @@ def _run(
             split_fingerprint=data.fingerprint,
             resumed=resumed,
             pid=os.getpid(),
+            world_size=ctx.world.size,
         )
     )
     history: list[EpochEnd] = []
@@ -665,13 +772,18 @@ def _run(
         train_seconds = time.monotonic() - started
         if train_metrics is None:
             return _stopped(ctx, epoch - 1, done, acc, history)
+        share_buffers(ctx.world, ctx.model)  # validate (and save) process 0's statistics
+        validated = ctx.model if ctx.ema is None else ctx.ema.module
+        if ctx.ema is not None:  # the average copied each process's own statistics
+            share_buffers(ctx.world, validated)
         val_metrics = validate(
-            ctx.model if ctx.ema is None else ctx.ema.module,
+            validated,
             ctx.val_loader,
             ctx.loss_fn,
             ctx.setup,
             data.num_classes,
             on_batch=functools.partial(_val_batch, ctx, epoch, batches=val_batches),
+            world=ctx.world,
         )
         if val_metrics is None:  # stop asked during validation: keep the trained epoch
             return _stopped(ctx, epoch - 1, done, acc, history)
@@ -700,7 +812,7 @@ def _run(
         if patience and ctx.tracker.since_lowest >= patience and epoch < epochs:
             reason = "early_stopping"
             break
-        if ctx.stop.is_set() and epoch < epochs:
+        if ctx.stop_agreed() and epoch < epochs:
             return _stopped(ctx, epoch, 0, None, history)
     seconds = time.monotonic() - ctx.start
     ctx.emit(
@@ -716,13 +828,19 @@ def _run(
     return _result(ctx, "finished", epoch, f"finished ({reason})", history)
 
 
+def _device_text(ctx: _Context) -> str:
+    """``cpu bf16 (2 threads)``; under several processes ``2 x cpu bf16 (1 threads)``."""
+    described = ctx.setup.describe()
+    return f"{ctx.world.size} x {described}" if ctx.world.active else described
+
+
 def _val_batch(
     ctx: _Context, epoch: int, done: int, acc: MetricAccumulator, *, batches: int
 ) -> bool:
     ctx.work_done += 1
     if ctx.emit.progress_due(force=done == batches):
         ctx.emit(_progress(ctx, epoch, "val", done, batches, math.nan, acc))
-    return ctx.stop.is_set() and done < batches
+    return ctx.stop_agreed() and done < batches
 
 
 def _stopped(
@@ -735,7 +853,8 @@ def _stopped(
     """Write last.pt (with the partial epoch, if any) and end the run as stopped."""
     if batch:
         assert acc is not None
-        _save(ctx, "last", _checkpoint_state(ctx, epochs_done, batch, acc.state_dict()))
+        partial = gather_metrics(ctx.world, acc).state_dict()
+        _save(ctx, "last", _checkpoint_state(ctx, epochs_done, batch, partial))
     ctx.emit(RunStopped(epochs_done=epochs_done, reason=ctx.stop.reason, batch=batch))
     message = f"stopped by {ctx.stop.reason} after epoch {epochs_done}"
     if batch:

@@ -96,6 +96,18 @@ class MetricAccumulator:
         }
 
     @classmethod
+    def merged(cls, states: list[dict[str, Any]]) -> MetricAccumulator:
+        """One accumulator holding the sums of several :meth:`state_dict` (those of the
+        processes of a distributed run), on the CPU."""
+        acc = cls(int(states[0]["num_classes"]))
+        for state in states:
+            acc._loss_sums += list(state["loss_sums"].unbind(0))
+            acc._preds.append(state["preds"])
+            acc._trues.append(state["trues"])
+            acc.count += int(state["count"])
+        return acc
+
+    @classmethod
     def from_state_dict(
         cls, state: dict[str, Any], device: torch.device | str = "cpu"
     ) -> MetricAccumulator:

@@ -121,6 +121,19 @@ class RunLock:
             cls._held[key] = lock
             return lock
 
+    @classmethod
+    def adopt(cls, run_dir: str | Path, holder: int) -> RunLock:
+        """The lock that process ``holder`` holds for this process: the launcher of a
+        torch.distributed run holds it for the run's whole life (the pid the TUI signals),
+        and its rank 0 writes under it. RunBusyError unless ``holder`` holds it now."""
+        key = Path(run_dir).resolve()
+        if not run_is_live(key) or lock_holder(key) != holder:
+            raise RunBusyError(key, lock_holder(key))
+        with cls._guard:
+            lock = cls(key, -1)  # no file of its own: the launcher's lock is the one
+            cls._held[key] = lock
+            return lock
+
     def release(self) -> None:
         """Drop one hold; the last one unlocks (the file stays: removing it would let a
         writer lock a file that a newer writer no longer sees)."""
@@ -128,7 +141,8 @@ class RunLock:
             self._count -= 1
             if self._count == 0:
                 del self._held[self.run_dir]
-                os.close(self._fd)
+                if self._fd >= 0:
+                    os.close(self._fd)
 
     def __enter__(self) -> RunLock:
         return self
@@ -288,6 +302,7 @@ class RunRecorder:
                 created=datetime.fromtimestamp(event.time).isoformat(timespec="seconds"),
                 params=event.params,
                 mult_adds=event.mult_adds,
+                world_size=event.world_size,
             )
             text = json.dumps(json_ready(document), indent=2, allow_nan=False)
             atomic_write_text(config_path, text + "\n")

@@ -266,6 +266,24 @@ PrepareFn = Callable[[Any], PreparedData]
 EntryFn = Callable[[SweepEntry, str], None]
 
 
+def record_plan(plan: SweepPlan) -> None:
+    """Write ``sweep.json`` for a new sweep; for an existing one, UsageError unless it is
+    the same sweep (its grid and base options)."""
+    plan.root.mkdir(parents=True, exist_ok=True)
+    record = plan.root / SWEEP_FILE
+    document = _sweep_document(plan)
+    if record.exists():
+        old = load_plan(plan.root)
+        same_base = base_identity(old.base) == base_identity(plan.base)
+        if old.grid.to_text() != document["grid"] or not same_base:
+            raise UsageError(
+                f"{plan.root}: holds another sweep ({' '.join(old.grid.to_text())}); "
+                "pick another --sweep-dir"
+            )
+    else:
+        atomic_write_text(record, json.dumps(document, indent=2, allow_nan=False) + "\n")
+
+
 def run_sweep(
     plan: SweepPlan,
     *,
@@ -287,19 +305,7 @@ def run_sweep(
 
     stop = stop or StopFlag()
     prepare = prepare or prepare_data
-    plan.root.mkdir(parents=True, exist_ok=True)
-    record = plan.root / SWEEP_FILE
-    document = _sweep_document(plan)
-    if record.exists():
-        old = load_plan(plan.root)
-        same_base = base_identity(old.base) == base_identity(plan.base)
-        if old.grid.to_text() != document["grid"] or not same_base:
-            raise UsageError(
-                f"{plan.root}: holds another sweep ({' '.join(old.grid.to_text())}); "
-                "pick another --sweep-dir"
-            )
-    else:
-        atomic_write_text(record, json.dumps(document, indent=2, allow_nan=False) + "\n")
+    record_plan(plan)
     prepared: dict[str, PreparedData] = {}
     result = SweepResult(plan)
     for entry in plan.entries:

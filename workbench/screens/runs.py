@@ -47,6 +47,7 @@ COLUMNS = (
     "loss",
     "aug",
     "model",
+    "procs",
 )
 """Results first: at 80 columns the hyper-parameters are what scrolls out of sight."""
 
@@ -73,7 +74,8 @@ def read_run_rows(root: Path) -> list[RunRow]:
     for name, run in found:
         try:
             document: dict[str, Any] = run.config_document()
-            model = run.config().model.label()
+            config = run.config()
+            model, processes = config.model.label(), config.train.world_size
             status = run.status()
             val = run.metrics("val")
             train = run.metrics("train")
@@ -106,6 +108,7 @@ def read_run_rows(root: Path) -> list[RunRow]:
             str(tr.get("loss", "")),
             str(data.get("augment", "")),
             model,
+            str(processes),
         )
         rows.append(
             RunRow(
@@ -264,7 +267,7 @@ train one after the other in their own process and appear here as they go).
         root = self.wb.runs_root
         argv = tui_launch.sweep_argv(
             request.grid, data=self.wb.data_path, cache_dir=self.wb.cache_dir, runs_root=root,
-            epochs=request.epochs, image_size=request.image_size,
+            epochs=request.epochs, image_size=request.image_size, parallel=request.parallel,
         )  # fmt: skip
         log = root / ".tui-logs" / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}.log"
         try:
@@ -276,7 +279,7 @@ train one after the other in their own process and appear here as they go).
             return
         self.notify(
             f"Sweep of {request.runs} runs started (pid {self.sweep_process.pid}); "
-            f"they train one after the other and appear here. Output: {log}",
+            f"they train {_pace(request.parallel)} and appear here. Output: {log}",
             timeout=10,
         )
 
@@ -302,3 +305,7 @@ train one after the other in their own process and appear here as they go).
         attach = getattr(screen, "attach", None)
         if attach is not None:
             attach(Path(key))
+
+
+def _pace(parallel: int) -> str:
+    return "one after the other" if parallel == 1 else f"{parallel} at a time"

@@ -41,6 +41,9 @@ class SweepRequest:
     image_size: int
     runs: int
     """Runs in the sweep (the product of the value counts)."""
+    parallel: int = 1
+    """Runs trained at once (``workbench sweep --parallel``), each with its share of the
+    cores."""
 
 
 class SweepFormScreen(ModalScreen[SweepRequest | None]):
@@ -59,7 +62,9 @@ class SweepFormScreen(ModalScreen[SweepRequest | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="sweep-box"):
-            yield Static("New sweep: one run per combination, trained in turn", classes="title")
+            yield Static(
+                "New sweep: one run per combination, in turn or some at once", classes="title"
+            )
             yield Static("comma-separated values; leave empty to keep the default", classes="muted")
             for name, values in GRID_FIELDS:
                 with Horizontal(classes="field"):
@@ -71,6 +76,9 @@ class SweepFormScreen(ModalScreen[SweepRequest | None]):
             with Horizontal(classes="field"):
                 yield Label("size", classes="field-label")
                 yield Input(str(self.image_size), id="g-size", compact=True, type="integer")
+            with Horizontal(classes="field"):
+                yield Label("at once", classes="field-label")
+                yield Input("1", id="g-parallel", compact=True, type="integer")
             yield Static("", id="sweep-error")
             with Horizontal(id="sweep-buttons"):
                 yield Button("Start (ctrl+s)", id="start", variant="primary")
@@ -92,8 +100,11 @@ class SweepFormScreen(ModalScreen[SweepRequest | None]):
         try:
             epochs = int(self.query_one("#g-epochs", Input).value)
             size = int(self.query_one("#g-size", Input).value)
+            parallel = int(self.query_one("#g-parallel", Input).value)
         except ValueError:
-            raise UsageError("epochs and size must be whole numbers") from None
+            raise UsageError("epochs, size and at once must be whole numbers") from None
+        if parallel < 1:
+            raise UsageError("at once must be 1 or more runs")
         try:  # the config's own checks, worded as the form labels them
             base = with_values(None, {"epochs": epochs, "image_size": size}).validate()
         except ConfigError as error:
@@ -104,7 +115,7 @@ class SweepFormScreen(ModalScreen[SweepRequest | None]):
             plan = plan_sweep(grid, base, "unused")  # nothing is written
         except GridError as error:  # the problem without the command line's "--grid:"
             raise UsageError(error.problem) from None
-        return SweepRequest(tuple(grid.to_text()), epochs, size, len(plan.entries))
+        return SweepRequest(tuple(grid.to_text()), epochs, size, len(plan.entries), parallel)
 
     def action_submit(self) -> None:
         try:
