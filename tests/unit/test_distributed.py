@@ -28,12 +28,12 @@ from workbench.engine.runs import parse_metrics
 pytestmark = pytest.mark.slow
 
 
-def _config() -> RunConfig:
+def _config(ema: float = 0.0) -> RunConfig:
     # 21 train images in batches of 8: the last batch (5) splits 3 + 2, so the loss weighting
     # of unequal shares is part of the check; no augmentation or dropout (no random draws),
     # float32 (bf16 autocast would round the two differently).
     config = tiny_config(epochs=2, batch_size=8, nproc_per_node=2)
-    values = {"augment": "none", "dropout": 0.0, "amp": False}
+    values = {"augment": "none", "dropout": 0.0, "amp": False, "ema": ema}
     return with_values(config, values).validate()
 
 
@@ -58,8 +58,12 @@ def _events(run: Path) -> list[str]:
     return [kind for line in lines if (kind := json.loads(line)["event"]) != "progress"]
 
 
-def test_two_gloo_processes_train_as_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    config = _config()
+@pytest.mark.parametrize("ema", [0.0, 0.9], ids=["plain", "ema"])
+def test_two_gloo_processes_train_as_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ema: float
+) -> None:
+    """With ``--ema`` too: both validate (and save as best.pt) the same averaged weights."""
+    config = _config(ema)
     mp.spawn(spawned_rank, args=(2, free_port(), config, str(tmp_path)), nprocs=2, join=True)
     monkeypatch.setattr(loop, "build_model", build_model_without_batchnorm)
     torch.set_num_threads(1)
@@ -85,11 +89,12 @@ def test_two_gloo_processes_train_as_one(tmp_path: Path, monkeypatch: pytest.Mon
                 want.precision,
                 want.recall,
             )
-    weights = torch.load(run / "checkpoints" / "last.pt", weights_only=True)["model"]
-    expected_weights = torch.load(one / "checkpoints" / "last.pt", weights_only=True)["model"]
-    assert not any(name.startswith("module.") for name in weights)
-    for name, value in weights.items():
-        torch.testing.assert_close(value, expected_weights[name], atol=1e-5, rtol=1e-4, msg=name)
+    for checkpoint in ("last.pt", "best.pt"):
+        weights = torch.load(run / "checkpoints" / checkpoint, weights_only=True)["model"]
+        expected = torch.load(one / "checkpoints" / checkpoint, weights_only=True)["model"]
+        assert not any(name.startswith("module.") for name in weights)
+        for name, value in weights.items():
+            torch.testing.assert_close(value, expected[name], atol=1e-5, rtol=1e-4, msg=name)
     document = json.loads((run / "config.json").read_text())
     assert document["world_size"] == 2 and document["train"]["nproc_per_node"] == 2
     kinds = [_events(folder) for folder in (run, one)]
