@@ -3,6 +3,18 @@
 from __future__ import annotations
 
 from textual.pilot import Pilot
+from textual.worker import WorkerCancelled
+
+
+async def workers_done(pilot: Pilot[None]) -> None:
+    """Wait for every worker. An exclusive worker superseded by a newer one of its group is
+    cancelled, as the app means it to be: that is waited past, not raised."""
+    while True:
+        try:
+            await pilot.app.workers.wait_for_complete()
+            return
+        except WorkerCancelled:
+            await pilot.pause()
 
 
 async def settle(pilot: Pilot[None], rounds: int = 3) -> None:
@@ -11,5 +23,5 @@ async def settle(pilot: Pilot[None], rounds: int = 3) -> None:
     work starts more (the scan's result starts the previews)."""
     for _ in range(rounds):
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot)
     await pilot.pause()

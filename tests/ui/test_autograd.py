@@ -6,6 +6,7 @@ from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
+from tests.ui.helpers import workers_done
 from workbench.screens.autograd import AutogradScreen
 
 
@@ -16,7 +17,7 @@ def _text(widget: Static, width: int = 120) -> str:
 
 
 async def _ready(app, pilot: Pilot) -> AutogradScreen:  # type: ignore[no-untyped-def]
-    await app.workers.wait_for_complete()
+    await workers_done(pilot)
     await pilot.pause()
     screen = app.screen
     assert isinstance(screen, AutogradScreen)
@@ -61,7 +62,7 @@ async def test_editing_x_changes_the_numbers(make_app) -> None:  # type: ignore[
         assert field.has_focus
         field.value = "0.5, 0.3, 0.2, 0.9"
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
+        await workers_done(pilot)
         await pilot.pause()
         assert screen.trace.x == (0.5, 0.3, 0.2, 0.9)
         assert screen.trace.x_grad != before
@@ -77,7 +78,7 @@ async def test_bad_expression_keeps_the_last_graph(make_app) -> None:  # type: i
         await pilot.press("t")
         screen.query_one("#ag-expr", Input).value = "x.grad + 1"
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
+        await workers_done(pilot)
         await pilot.pause()
         error = screen.query_one("#ag-error-expr", Static)
         assert "attribute access is not allowed" in _text(error)
@@ -87,7 +88,7 @@ async def test_bad_expression_keeps_the_last_graph(make_app) -> None:  # type: i
         screen.query_one("#ag-expr", Input).value = "x * z"
         screen.query_one("#ag-z", Input).value = "1, 2"
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
+        await workers_done(pilot)
         await pilot.pause()
         assert "same number" in _text(screen.query_one("#ag-error-z", Static))
         assert not screen.query_one("#ag-error-expr", Static).has_class("-shown")
@@ -95,7 +96,7 @@ async def test_bad_expression_keeps_the_last_graph(make_app) -> None:  # type: i
         screen.query_one("#ag-z", Input).value = "1, 2, 3, 4"
         screen.query_one("#ag-x", Input).value = "1, a, 2, 3"
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
+        await workers_done(pilot)
         await pilot.pause()
         x_error = _text(screen.query_one("#ag-error-x", Static))
         assert "element 1 ('a') is not a number" in x_error and "--x" not in x_error
@@ -114,7 +115,7 @@ async def test_other_expression_is_traced(make_app) -> None:  # type: ignore[no-
         await pilot.press("t")
         screen.query_one("#ag-expr", Input).value = "sigmoid(x * z) + log(x)"
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
+        await workers_done(pilot)
         await pilot.pause()
         assert screen.trace is not None and "sigmoid" in screen.trace.expression
         assert screen.trace.issues  # log(0) at element 1 is explained, not a crash
@@ -128,7 +129,7 @@ async def test_a_program_is_traced_with_its_names(make_app) -> None:  # type: ig
         screen = await _ready(app, pilot)
         screen.query_one("#ag-expr", Input).value = "u = x * z; v = u + u; w = v * u; w.sum()"
         await pilot.press("t", "enter")
-        await app.workers.wait_for_complete()
+        await workers_done(pilot)
         await pilot.pause()
         assert screen.trace is not None
         assert {"u", "v", "w", "y"} <= {node.name for node in screen.trace.nodes}
@@ -155,7 +156,7 @@ async def test_dtype_toggle_with_a_bad_field_keeps_the_focus(make_app) -> None: 
         await pilot.press("t", "end", "space", "plus", "space", "x", ".", "g", "escape")
         assert app.focused is None and expr.value.endswith(" + x.g")
         await pilot.press("d")
-        await app.workers.wait_for_complete()
+        await workers_done(pilot)
         await pilot.pause()
         assert screen.dtype == "float64"
         assert screen.query_one("#ag-error-expr", Static).has_class("-shown")

@@ -6,13 +6,14 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
+from tests.ui.helpers import workers_done
 from workbench.engine.backprop_demo import delta_w, vanishing_cases
 from workbench.screens.backprop import BackpropScreen
 from workbench.widgets.slope_plot import DeltaMap, SlopePlot
 
 
 async def _ready(app, pilot: Pilot) -> BackpropScreen:  # type: ignore[no-untyped-def]
-    await app.workers.wait_for_complete()
+    await workers_done(pilot)
     await pilot.pause()
     screen = app.screen
     assert isinstance(screen, BackpropScreen)

@@ -8,6 +8,7 @@ import pytest
 from rich.console import Console
 from textual.widgets import Static, TabbedContent
 
+from tests.ui.helpers import workers_done
 from workbench.screens.evaluate import EvaluateScreen
 from workbench.widgets.evaluation_view import ScoredThumb
 from workbench.widgets.images import Thumb
@@ -56,7 +57,7 @@ async def test_confusion_counts_match_the_engine(make_app, tiny_run: Path) -> No
         screen = app.screen
         assert isinstance(screen, EvaluateScreen)
         screen.open_source(str(tiny_run))
-        await app.workers.wait_for_complete()
+        await workers_done(pilot)
         await pilot.pause()
         assert screen.evaluation is not None
         report = screen.evaluation.report
@@ -77,19 +78,19 @@ async def test_confusion_counts_match_the_engine(make_app, tiny_run: Path) -> No
         before = [t.caption for t in screen.query_one("#ev-random").query(ScoredThumb)]
         assert before
         await pilot.press("n")
-        await app.workers.wait_for_complete()
+        await workers_done(pilot)
         await pilot.pause()
         assert screen.seed == 1
         # the misclassified gallery steps with the arrow keys
         await pilot.press("w")
-        await app.workers.wait_for_complete()
+        await workers_done(pilot)
         await pilot.pause()
         wrong = screen.evaluation.misclassified
         title = _text(screen.query_one("#ev-wrong-title", Static))
         if wrong:
             assert f"1/{len(wrong)}" in title
             await pilot.press("right")
-            await app.workers.wait_for_complete()
+            await workers_done(pilot)
             await pilot.pause()
             assert screen.wrong_index == min(1, len(wrong) - 1)
             assert len(screen.query_one("#ev-wrong-images").query(ScoredThumb)) == 3
@@ -105,7 +106,7 @@ async def test_bad_checkpoint_is_a_notification(make_app, tmp_path: Path) -> Non
         screen = app.screen
         assert isinstance(screen, EvaluateScreen)
         screen.open_source(str(bogus))
-        await app.workers.wait_for_complete()
+        await workers_done(pilot)
         await pilot.pause()
         assert screen.evaluation is None
         assert app.is_running
@@ -122,7 +123,7 @@ async def test_picking_a_run_highlights_the_newest(make_app, tiny_run: Path) -> 
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
         screen.action_reload()
-        await app.workers.wait_for_complete()
+        await workers_done(pilot)
         await pilot.pause()
         await pilot.press("o")
         await pilot.pause()
@@ -130,6 +131,6 @@ async def test_picking_a_run_highlights_the_newest(make_app, tiny_run: Path) -> 
         overlay = select.query_one(OptionList)
         assert overlay.highlighted == 1
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
+        await workers_done(pilot)
         await pilot.pause()
         assert select.value == str(tiny_run)

@@ -7,11 +7,12 @@ from pathlib import Path
 
 from textual.widgets import Input, SelectionList
 
+from tests.ui.helpers import settle, workers_done
 from workbench.screens.export import ExportScreen
 
 
 async def _ready(app, pilot) -> ExportScreen:  # type: ignore[no-untyped-def]
-    await app.workers.wait_for_complete()
+    await workers_done(pilot)
     await pilot.pause()
     screen = app.screen
     assert isinstance(screen, ExportScreen)
@@ -25,7 +26,7 @@ async def test_lists_every_artefact_with_what_applies(make_app) -> None:  # type
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _ready(app, pilot)
         screen.refresh_choices(None)
-        await app.workers.wait_for_complete()
+        await workers_done(pilot)
         await pilot.pause()
         assert [c.name for c in screen.choices] == [a.name for a in ARTEFACTS]
         reasons = {c.name: c.reason for c in screen.choices}
@@ -45,14 +46,14 @@ async def test_writes_the_chosen_files(make_app, tmp_path: Path) -> None:  # typ
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _ready(app, pilot)
         screen.refresh_choices(None)
-        await app.workers.wait_for_complete()
+        await workers_done(pilot)
         await pilot.pause()
         await pilot.press("n")
         selection = screen.query_one("#ex-list", SelectionList)
         selection.select("backprop")
         screen.query_one("#ex-out", Input).value = str(out)
         await pilot.press("x")
-        await app.workers.wait_for_complete()
+        await workers_done(pilot)
         await pilot.pause()
         assert screen.last_result is not None
         written = sorted(p.name for p in out.iterdir())
@@ -88,10 +89,7 @@ async def test_newest_finished_run_is_preselected(make_app, runs_root: Path) -> 
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _ready(app, pilot)
         screen.action_reload()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)  # the list, then the choices for the run it preselects
         assert screen.run_path == str(run_dir)
         assert screen.query_one("#ex-out", Input).value == str(Path("exports") / "done")
         reasons = {c.name: c.reason for c in screen.choices}
@@ -107,7 +105,7 @@ async def test_ticked_and_unticked_rows_differ_without_colour(make_app, monkeypa
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _ready(app, pilot)
         screen.refresh_choices(None)
-        await app.workers.wait_for_complete()
+        await workers_done(pilot)
         await pilot.pause()
         await pilot.press("n")
         selection = screen.query_one("#ex-list", SelectionList)
@@ -136,13 +134,13 @@ async def test_a_failed_export_says_why_whole_at_80_columns(make_app, tmp_path: 
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _ready(app, pilot)
         screen.refresh_choices(None)
-        await app.workers.wait_for_complete()
+        await workers_done(pilot)
         await pilot.pause()
         await pilot.press("n")
         screen.query_one("#ex-list", SelectionList).select("backprop")
         screen.query_one("#ex-out", Input).value = str(out)
         await pilot.press("x")
-        await app.workers.wait_for_complete()
+        await workers_done(pilot)
         await pilot.pause()
         label = screen.query_one("#progress-label", Label)
         shown = "".join(
