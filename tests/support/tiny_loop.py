@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from workbench.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from workbench.engine.epoch_metrics import EpochMetrics
+from workbench.engine.loop import StopFlag
+from workbench.engine.losses import CrossEntropy
 from workbench.engine.prepared import PreparedData
 from workbench.engine.scan import ScanResult
 from workbench.engine.split import split_dataset
@@ -59,3 +62,20 @@ def tiny_config(**train: object) -> RunConfig:
 
 
 METRICS = EpochMetrics(0.5, 0.75, 0.7, 0.72, 0.71, (0.6, 0.8), (0.7, 0.74), 40)
+
+
+class StopAtCall(nn.Module):
+    """Cross-entropy that asks the loop to stop at its n-th training (or validation) call:
+    a stop at an exact batch, for the tests of stopping and resuming."""
+
+    def __init__(self, stop: StopFlag | None, at: int, *, phase: str = "train") -> None:
+        super().__init__()
+        self.inner, self.stop, self.at, self.phase = CrossEntropy(), stop, at, phase
+        self.calls = 0
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() == (self.phase == "train"):
+            self.calls += 1
+            if self.stop is not None and self.calls == self.at:
+                self.stop.request("test")
+        return self.inner(logits, targets)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.support.tiny_loop import tiny_config, tiny_data
+from tests.support.tiny_loop import StopAtCall, tiny_config, tiny_data
 from workbench.engine.checkpoint import load_checkpoint
 from workbench.engine.device import setup_device
 from workbench.engine.ema import WeightAverage
@@ -84,27 +84,12 @@ def test_decay_zero_is_off(tmp_path: Path) -> None:
     assert all(torch.equal(best["model"][k], last["model"][k]) for k in best["model"])
 
 
-class _StopAt(nn.Module):
-    """Cross-entropy that asks the loop to stop at its n-th training call."""
-
-    def __init__(self, stop: StopFlag, at: int) -> None:
-        super().__init__()
-        self.inner, self.stop, self.at, self.calls = CrossEntropy(), stop, at, 0
-
-    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        if torch.is_grad_enabled():
-            self.calls += 1
-            if self.calls == self.at:
-                self.stop.request("test")
-        return self.inner(logits, targets)
-
-
 def test_an_ema_run_stopped_mid_epoch_resumes_to_the_same_rows(tmp_path: Path) -> None:
     config = tiny_config(epochs=3, ema=0.9)
     data = tiny_data()
     fit(config, data, tmp_path / "whole")
     stop = StopFlag()
-    first = fit(config, data, tmp_path / "split", stop=stop, loss_fn=_StopAt(stop, 5))
+    first = fit(config, data, tmp_path / "split", stop=stop, loss_fn=StopAtCall(stop, 5))
     assert first.state == "stopped"
     last = load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")
     assert (last["epoch"], last["batch"], last["ema"]["updates"]) == (1, 2, 5)

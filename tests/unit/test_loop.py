@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.support.tiny_loop import tiny_config, tiny_data
+from tests.support.tiny_loop import StopAtCall, tiny_config, tiny_data
 from workbench.config import DataConfig, RunConfig
 from workbench.engine.checkpoint import load_checkpoint
 from workbench.engine.device import setup_device
@@ -124,22 +124,6 @@ def test_checkpoint_round_trip_with_weights_only(tmp_path: Path) -> None:
         optimizer.load_state_dict(state["optimizer"])
         assert {"scheduler", "scaler", "rng", "epoch", "batch"} <= set(state)
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["epoch"] == 2
-
-
-class StopAtCall(nn.Module):
-    """Cross-entropy that asks the loop to stop at its n-th training (or validation) call."""
-
-    def __init__(self, stop: StopFlag | None, at: int, *, phase: str = "train") -> None:
-        super().__init__()
-        self.inner, self.stop, self.at, self.phase = CrossEntropy(), stop, at, phase
-        self.calls = 0
-
-    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        if torch.is_grad_enabled() == (self.phase == "train"):
-            self.calls += 1
-            if self.stop is not None and self.calls == self.at:
-                self.stop.request("test")
-        return self.inner(logits, targets)
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.support.tiny_loop import tiny_config, tiny_data
+from tests.support.tiny_loop import StopAtCall, tiny_config, tiny_data
 from workbench.engine import mixup
 from workbench.engine.checkpoint import load_checkpoint
 from workbench.engine.loader import one_hot
@@ -97,21 +97,6 @@ def test_draws_are_a_pure_function_of_seed_epoch_and_batch() -> None:
     assert np.array_equal(np.random.get_state()[1], states[1]) and random.getstate() == states[2]
 
 
-class _StopAt(nn.Module):
-    """Cross-entropy that asks the loop to stop at its n-th training call."""
-
-    def __init__(self, stop: StopFlag, at: int) -> None:
-        super().__init__()
-        self.inner, self.stop, self.at, self.calls = CrossEntropy(), stop, at, 0
-
-    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        if torch.is_grad_enabled():
-            self.calls += 1
-            if self.calls == self.at:
-                self.stop.request("test")
-        return self.inner(logits, targets)
-
-
 def _rows(path: Path) -> list[list[str]]:
     return [line.split("\t")[:-1] for line in path.read_text().splitlines()]
 
@@ -132,7 +117,7 @@ def test_a_mixed_run_stopped_mid_epoch_resumes_to_the_same_rows(
     fit(config, data, tmp_path / "whole")
     assert mixed == [8, 8, 5] * 3  # every training batch, no validation batch
     stop = StopFlag()
-    first = fit(config, data, tmp_path / "split", stop=stop, loss_fn=_StopAt(stop, 5))
+    first = fit(config, data, tmp_path / "split", stop=stop, loss_fn=StopAtCall(stop, 5))
     assert first.state == "stopped"
     last = load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")
     assert (last["epoch"], last["batch"]) == (1, 2)
