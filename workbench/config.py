@@ -22,6 +22,8 @@ RESIZE_MODES = ("squash", "crop", "pad")
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("cosine", "onecycle", "none")
 LOSSES = ("ce", "label_smoothing", "focal", "brier")
+MAX_PROCESSES = 64
+"""The most training processes per machine, and machines, a run (or ``bench``) takes."""
 DEVICES_HELP = "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps"
 SEED_MAX = 2**32 - 1
 """The largest seed every RNG takes: numpy's legacy seeding needs 0..2**32-1 (``random`` and
@@ -507,8 +509,8 @@ class TrainConfig:
         self._validate_distributed()
 
     def _validate_distributed(self) -> None:
-        _positive_int("nproc_per_node", self.nproc_per_node, 1, 64)
-        _positive_int("nnodes", self.nnodes, 1, 64)
+        _positive_int("nproc_per_node", self.nproc_per_node, 1, MAX_PROCESSES)
+        _positive_int("nnodes", self.nnodes, 1, MAX_PROCESSES)
         _positive_int("node_rank", self.node_rank, 0, self.nnodes - 1)
         if self.rdzv_endpoint is not None:
             check_endpoint(self.rdzv_endpoint)

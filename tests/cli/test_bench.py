@@ -52,6 +52,14 @@ def test_bench_json_has_three_pipelines_and_ratios(make_image_folder, tmp_path: 
 def test_bench_refuses_bad_counts(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--batches", "0"]) == 2
     assert "--batches" in capsys.readouterr().err
+    # the process count by the training run's own rule (the option table's bounds)
+    from workbench.config import MAX_PROCESSES
+
+    for wrong in ("0", str(MAX_PROCESSES + 1)):
+        assert main(["bench", "--nproc-per-node", wrong]) == 2
+        assert f"--nproc-per-node: must be an integer in 1..{MAX_PROCESSES}" in (
+            capsys.readouterr().err
+        )
 
 
 def test_background_work_is_timed_on_its_own_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -69,11 +69,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--warmup: must be in 0..100, got {args.warmup}")
     with options_named():
         TrainConfig(
-            batch_size=args.batch_size, device=args.device, num_workers=args.num_workers
+            batch_size=args.batch_size,
+            device=args.device,
+            num_workers=args.num_workers,
+            nproc_per_node=args.nproc_per_node,
         ).validate()
     data = data_config_from_args(args)
-    if not 1 <= args.nproc_per_node <= 64:
-        raise UsageError(f"--nproc-per-node: must be in 1..64, got {args.nproc_per_node}")
     if args.nproc_per_node > 1:
         return _scaling(args, data)
     with progress_bar() as progress:
