@@ -19,6 +19,20 @@ async def _ready(app, pilot) -> ExportScreen:  # type: ignore[no-untyped-def]
     return screen
 
 
+async def _export_backprop(app, pilot, out: Path) -> ExportScreen:  # type: ignore[no-untyped-def]
+    """Tick only the backprop artefact, point the folder at ``out`` and press x."""
+    screen = await _ready(app, pilot)
+    screen.refresh_choices(None)
+    await workers_done(pilot)
+    await pilot.pause()
+    await pilot.press("n")
+    screen.query_one("#ex-list", SelectionList).select("backprop")
+    screen.query_one("#ex-out", Input).value = str(out)
+    await pilot.press("x")
+    await workers_done(pilot)
+    return screen
+
+
 async def test_lists_every_artefact_with_what_applies(make_app) -> None:  # type: ignore[no-untyped-def]
     from workbench.engine.export.registry import ARTEFACTS
 
@@ -44,16 +58,7 @@ async def test_writes_the_chosen_files(make_app, tmp_path: Path) -> None:  # typ
     out = tmp_path / "out"
     app = make_app(start_mode="export", preload=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await _ready(app, pilot)
-        screen.refresh_choices(None)
-        await workers_done(pilot)
-        await pilot.pause()
-        await pilot.press("n")
-        selection = screen.query_one("#ex-list", SelectionList)
-        selection.select("backprop")
-        screen.query_one("#ex-out", Input).value = str(out)
-        await pilot.press("x")
-        await workers_done(pilot)
+        screen = await _export_backprop(app, pilot, out)
         await pilot.pause()
         assert screen.last_result is not None
         written = sorted(p.name for p in out.iterdir())
@@ -132,15 +137,7 @@ async def test_a_failed_export_says_why_whole_at_80_columns(make_app, tmp_path: 
     out = blocker / "exports"
     app = make_app(start_mode="export", preload=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await _ready(app, pilot)
-        screen.refresh_choices(None)
-        await workers_done(pilot)
-        await pilot.pause()
-        await pilot.press("n")
-        screen.query_one("#ex-list", SelectionList).select("backprop")
-        screen.query_one("#ex-out", Input).value = str(out)
-        await pilot.press("x")
-        await workers_done(pilot)
+        screen = await _export_backprop(app, pilot, out)
         await pilot.pause()
         label = screen.query_one("#progress-label", Label)
         shown = "".join(
