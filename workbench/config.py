@@ -423,6 +423,17 @@ class TrainConfig:
     )
     """α of CutMix (0: off; e.g. 1.0): a box of another image of the batch is pasted in and the
     targets mixed by area; with mixup also on, each batch uses one of the two."""
+    precise_bn: int = option(
+        0,
+        "un-augmented train images whose forward pass recomputes BatchNorm's statistics before "
+        "each validation (0: off)",
+        metavar="IMAGES",
+        sweep=True,
+    )
+    """Images (rounded up to whole batches) of a fixed seeded subset of the train split whose
+    forward pass recomputes every BatchNorm layer's running statistics before each validation
+    (0: off): the statistics of clean photos instead of those of the last augmented, mixed
+    batches (see workbench.engine.precise_bn)."""
     nproc_per_node: int = option(
         1,
         "training processes on this machine; above 1 the run is relaunched under torchrun "
@@ -502,6 +513,7 @@ class TrainConfig:
         _positive_int("num_workers", self.num_workers, 0, 64)
         if not (math.isfinite(self.ema) and 0 <= self.ema < 1):
             raise ConfigError("ema", f"must be in [0, 1), got {self.ema}")
+        _positive_int("precise_bn", self.precise_bn, 0, 1_000_000)
         for name, alpha in (("mixup", self.mixup), ("cutmix", self.cutmix)):
             if not (math.isfinite(alpha) and alpha >= 0):
                 raise ConfigError(name, f"must be >= 0, got {alpha}")
@@ -539,6 +551,17 @@ MODEL_FIELDS_BEFORE_THEY_EXISTED: dict[str, Any] = {
 }
 """What a config.json written before these model fields existed meant by leaving them out: its
 checkpoints hold a plain network, which today's defaults would no longer rebuild."""
+
+TRAIN_FIELDS_BEFORE_THEY_EXISTED: dict[str, Any] = {
+    "ema": 0.0,
+    "mixup": 0.0,
+    "cutmix": 0.0,
+    "precise_bn": 0,
+}
+"""What a saved train section written before these fields existed meant by leaving them out: it
+trained without them, which today's defaults would no longer say (a resumed run would change its
+recipe, and the notebook would describe one it never had). A saved section is told from a
+hand-written one by ``amp``, which every config.json has held since the first version."""
 
 
 @dataclass(frozen=True)
@@ -579,7 +602,12 @@ class RunConfig:
             model_raw["widths"] = tuple(model_raw["widths"])
             for name, value in MODEL_FIELDS_BEFORE_THEY_EXISTED.items():
                 model_raw.setdefault(name, value)
-        sections = {name: raw.get(name, {}) for name in SECTIONS} | {"model": model_raw}
+        train_raw = dict(raw.get("train", {}))
+        if "amp" in train_raw:
+            for name, value in TRAIN_FIELDS_BEFORE_THEY_EXISTED.items():
+                train_raw.setdefault(name, value)
+        sections = {name: raw.get(name, {}) for name in SECTIONS}
+        sections |= {"model": model_raw, "train": train_raw}
         return cls(**{name: _build(kind, sections[name], name) for name, kind in SECTIONS.items()})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -172,7 +173,10 @@ def test_the_title_names_the_recipe_options_that_are_on() -> None:
     from workbench.config import TrainConfig
     from workbench.engine.export.notebook_parts import recipe_options
 
-    assert recipe_options(TrainConfig()) == ""
-    text = recipe_options(TrainConfig(ema=0.999, mixup=0.2))
+    off = TrainConfig(ema=0, mixup=0, cutmix=0, precise_bn=0)
+    assert recipe_options(off) == ""
+    text = recipe_options(dataclasses.replace(off, ema=0.999, mixup=0.2))
     assert "decay 0.999" in text and "Beta(0.2, 0.2)" in text and "CutMix" not in text
-    assert "dominant class" in recipe_options(TrainConfig(cutmix=1.0))
+    assert "precise BN" not in text
+    assert "dominant class" in recipe_options(dataclasses.replace(off, cutmix=1.0))
+    assert "on 512 un-augmented" in recipe_options(dataclasses.replace(off, precise_bn=512))

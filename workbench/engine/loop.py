@@ -83,6 +83,7 @@ from workbench.engine.metrics import MetricAccumulator
 from workbench.engine.mixup import BatchMixer, build_mixer
 from workbench.engine.model import build_model, summarize
 from workbench.engine.optim import build_optimizer, build_scheduler, current_lr
+from workbench.engine.precise_bn import CleanBatches, recalibrate
 from workbench.engine.prepared import PreparedData
 from workbench.engine.runs import CHECKPOINTS_DIR, SPLIT, Run, RunLock, RunRecorder
 from workbench.engine.split import write_manifest
@@ -278,6 +279,8 @@ class _Context:
     """With ``--ema``: the averaged weights, which validation and best.pt use."""
     mixer: BatchMixer | None = None
     """With ``--mixup``/``--cutmix``: mixes each training batch, as (seed, epoch, batch) say."""
+    clean_batches: CleanBatches | None = None
+    """With ``--precise-bn``: the images whose statistics BatchNorm validates with."""
     world: World = SINGLE
     tracker: _Tracker = field(default_factory=_Tracker)
     start: float = field(default_factory=time.monotonic)
@@ -542,6 +545,21 @@ def _build(
     }
     optimizer = build_optimizer(model, train)
     ema = WeightAverage(model, train.ema) if train.ema > 0 else None
+    clean = None
+    if train.precise_bn:  # every process the same images: the same statistics everywhere
+        clean_loader = BatchLoader(
+            data,
+            "train",
+            batch_size=train.batch_size,
+            shuffle=True,
+            augment="none",
+            seed=config.data.seed,
+            device=setup.device,
+            num_workers=0,
+            channels_last=setup.channels_last,
+            prefetch=False,
+        )
+        clean = CleanBatches(clean_loader, train.precise_bn)
     scheduler = build_scheduler(optimizer, train, len(loaders["train"]))
     return _Context(
         config=config,
@@ -560,6 +578,7 @@ def _build(
         stop=stop,
         ema=ema,
         mixer=build_mixer(train, config.data.seed),
+        clean_batches=clean,
         world=world,
     )
 
@@ -776,6 +795,8 @@ def _run(
         validated = ctx.model if ctx.ema is None else ctx.ema.module
         if ctx.ema is not None:  # the average copied each process's own statistics
             share_buffers(ctx.world, validated)
+        if ctx.clean_batches is not None:
+            recalibrate(validated, ctx.clean_batches, ctx.setup.autocast)
         val_metrics = validate(
             validated,
             ctx.val_loader,

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from workbench.config import TrainConfig
 from workbench.errors import UsageError
 
 if TYPE_CHECKING:
-    from workbench.config import TrainConfig
     from workbench.engine.export.registry import Sources
     from workbench.engine.runs import Run
 
@@ -79,8 +79,9 @@ def recipe_warnings(run: Run) -> list[str]:
 
 
 def recipe_options(train: TrainConfig) -> str:
-    """A sentence (after a space) for each of ``--ema``, ``--mixup`` and ``--cutmix`` the run
-    used, so that the numbers below are read with them in mind; empty when none is on."""
+    """A sentence (after a space) for each of ``--ema``, ``--mixup``, ``--cutmix`` and
+    ``--precise-bn`` the run used, so that the numbers below are read with them in mind;
+    empty when none is on."""
     sentences = []
     if train.ema:
         sentences.append(
@@ -98,6 +99,11 @@ def recipe_options(train: TrainConfig) -> str:
         )
     if train.mixup or train.cutmix:
         sentences.append("Train accuracy counts the dominant class of each mixed target.")
+    if train.precise_bn:
+        sentences.append(
+            f"Before each validation BatchNorm's statistics were recomputed on "
+            f"{train.precise_bn} un-augmented training images (precise BN)."
+        )
     return "".join(f" {sentence}" for sentence in sentences)
 
 
@@ -132,8 +138,9 @@ def _title(sources: Sources, run: Run) -> list[Cell]:
             _md(
                 "> **Warning: this run is not the assignment's full recipe**: "
                 + "; ".join(problems)
-                + ". Train one with `workbench train --data DATA` (30 epochs, seed 42) and "
-                "generate the notebook again."
+                + f". Train one with `workbench train --data DATA` (its defaults: "
+                f"{TrainConfig().epochs} epochs, seed {ASSIGNMENT_SEED}) and generate the "
+                "notebook again."
             )
         )
     return cells
