@@ -341,9 +341,22 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How the model is optimised."""
+    """How the model is optimised.
 
-    epochs: int = option(30, "passes over the train split", sweep=True, form=Form(1))
+    The default recipe (60 epochs; mixup 0.2 and CutMix 1.0, each on half the batches; BatchNorm
+    statistics recomputed on 512 clean training images before each validation) was chosen on
+    the validation split of the course's data set with seeds 42 and 1: best val accuracy 90.7%
+    and 92.0%, against 87.7% and 87.7% for the earlier default (30 epochs, no mixing). On the
+    way, also with both seeds: 50 epochs with mixup 0.2 (89.0%, 91.0%), 60 with mixup and
+    CutMix (90.7%, 91.0%), the same with an EMA of the weights (decay 0.995: 89.0%, 89.7%) and an
+    EMA alone at 30 epochs (84.7%, 88.3%). The recomputed statistics raised val accuracy at
+    nearly every epoch of the same training (+2.0 and +2.6 points on average over 60 epochs).
+    Test accuracy of the default: 89.3% and 89.8% (earlier default: 86.7%, 86.8%), in about
+    13 minutes a run on a 2-core CPU; with 90 epochs (about 19 minutes) best val 93.0% and 94.3%,
+    test 90.2% and 92.5%.
+    """
+
+    epochs: int = option(60, "passes over the train split", sweep=True, form=Form(1))
     """Passes over the training split."""
     batch_size: int = option(
         64,
@@ -407,7 +420,7 @@ class TrainConfig:
     e.g. 0.999); when on, validation, the best epoch and best.pt use the averaged weights (see
     workbench.engine.ema)."""
     mixup: float = option(
-        0.0,
+        0.2,
         "α of mixup: each batch blended with a shuffle of itself, λ ~ Beta(α, α) (0: off)",
         metavar="ALPHA",
         sweep=True,
@@ -416,7 +429,7 @@ class TrainConfig:
     """α of mixup (0: off; e.g. 0.2): every training batch and its targets become
     λ·x + (1-λ)·x[perm] with λ ~ Beta(α, α) (see workbench.engine.mixup)."""
     cutmix: float = option(
-        0.0,
+        1.0,
         "α of CutMix: a box of a shuffled image pasted in (0: off; with --mixup, half the batches)",
         metavar="ALPHA",
         sweep=True,
@@ -424,7 +437,7 @@ class TrainConfig:
     """α of CutMix (0: off; e.g. 1.0): a box of another image of the batch is pasted in and the
     targets mixed by area; with mixup also on, each batch uses one of the two."""
     precise_bn: int = option(
-        0,
+        512,
         "un-augmented train images whose forward pass recomputes BatchNorm's statistics before "
         "each validation (0: off)",
         metavar="IMAGES",

@@ -30,10 +30,12 @@ pytestmark = pytest.mark.slow
 
 def _config(ema: float = 0.0) -> RunConfig:
     # 21 train images in batches of 8: the last batch (5) splits 3 + 2, so the loss weighting
-    # of unequal shares is part of the check; no augmentation or dropout (no random draws),
-    # float32 (bf16 autocast would round the two differently).
+    # of unequal shares is part of the check; no augmentation, mixing or dropout (no random
+    # draws; each process mixes its own share), float32 (bf16 autocast would round the two
+    # differently).
     config = tiny_config(epochs=2, batch_size=8, nproc_per_node=2)
-    values = {"augment": "none", "dropout": 0.0, "amp": False, "ema": ema}
+    values = {"augment": "none", "mixup": 0.0, "cutmix": 0.0, "dropout": 0.0, "amp": False}
+    values["ema"] = ema
     return with_values(config, values).validate()
 
 
