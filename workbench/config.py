@@ -352,7 +352,7 @@ class TrainConfig:
     EMA alone at 30 epochs (84.7%, 88.3%). The recomputed statistics raised val accuracy at
     nearly every epoch of the same training (+2.0 and +2.6 points on average over 60 epochs).
     Test accuracy of the default: 89.3% and 89.8% (earlier default: 86.7%, 86.8%), in about
-    13 minutes a run on a 2-core CPU; with 90 epochs (about 19 minutes) best val 93.0% and 94.3%,
+    12 minutes a run on a 2-core CPU; with 90 epochs (about 18 minutes) best val 93.0% and 94.3%,
     test 90.2% and 92.5%.
     """
 
