@@ -113,31 +113,24 @@ def test_a_run_validates_with_the_statistics_of_the_clean_images(tmp_path: Path)
     for layer in model.modules():  # forget the statistics, keep the weights
         if isinstance(layer, nn.BatchNorm2d):
             layer.reset_running_stats()
-    loader = BatchLoader(
-        data,
-        "train",
-        batch_size=8,
-        shuffle=True,
-        augment="none",
-        seed=42,
-        device=setup.device,
-        channels_last=setup.channels_last,
-    )
-    recalibrate(model, CleanBatches(loader, 16), setup.autocast)
+
+    def unaugmented(split: str) -> BatchLoader:
+        return BatchLoader(
+            data,
+            split,
+            batch_size=8,
+            shuffle=split == "train",
+            augment="none",
+            seed=42,
+            device=setup.device,
+            channels_last=setup.channels_last,
+        )
+
+    recalibrate(model, CleanBatches(unaugmented("train"), 16), setup.autocast)
     for name, value in model.state_dict().items():
         if "running" in name:
             torch.testing.assert_close(value, saved[name], rtol=1e-5, atol=1e-6)
-    val = BatchLoader(
-        data,
-        "val",
-        batch_size=8,
-        shuffle=False,
-        augment="none",
-        seed=42,
-        device=setup.device,
-        channels_last=setup.channels_last,
-    )
-    metrics = validate(model.eval(), val, CrossEntropy(), setup, data.num_classes)
+    metrics = validate(model.eval(), unaugmented("val"), CrossEntropy(), setup, data.num_classes)
     assert metrics is not None
     assert metrics.accuracy == result.history[-1].val.accuracy
     assert metrics.loss == pytest.approx(result.history[-1].val.loss, rel=1e-5)
