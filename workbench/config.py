@@ -433,6 +433,7 @@ class TrainConfig:
         "α of CutMix: a box of a shuffled image pasted in (0: off; with --mixup, half the batches)",
         metavar="ALPHA",
         sweep=True,
+        form=Form(18),
     )
     """α of CutMix (0: off; e.g. 1.0): a box of another image of the batch is pasted in and the
     targets mixed by area; with mixup also on, each batch uses one of the two."""
@@ -442,6 +443,7 @@ class TrainConfig:
         "each validation (0: off)",
         metavar="IMAGES",
         sweep=True,
+        form=Form(19, "BN images"),
     )
     """Images (rounded up to whole batches) of a fixed seeded subset of the train split whose
     forward pass recomputes every BatchNorm layer's running statistics before each validation
@@ -453,7 +455,7 @@ class TrainConfig:
         "(DistributedDataParallel: NCCL, one GPU each, on CUDA; gloo on the CPU)",
         resumed=True,
         launch=True,
-        form=Form(18, "procs"),
+        form=Form(20, "procs"),
     )
     """Processes on this machine (``torchrun --nproc-per-node``). The world size, the number
     of processes in all, is ``nproc_per_node * nnodes``; a resumed run keeps its own."""

@@ -32,8 +32,8 @@ def test_form_errors_marks_every_bad_field() -> None:
         "image_size": 128, "epochs": "zero", "batch_size": "0", "lr": "-1", "optimizer": "adamw",
         "schedule": "cosine", "loss": "ce", "augment": "builtin", "seed": "42", "device": "tpu",
         "widths": "8,16", "convs_per_stage": "1", "stem": "4", "residual": "off",
-        "squeeze_excite": "on", "dropout": "0.3", "ema": "0", "mixup": "0",
-        "nproc_per_node": "1",
+        "squeeze_excite": "on", "dropout": "0.3", "ema": "0", "mixup": "0", "cutmix": "0",
+        "precise_bn": "0", "nproc_per_node": "1",
     }  # fmt: skip
     config, errors = form_errors(values, None, None)
     assert config is None
