@@ -178,5 +178,8 @@ def test_the_title_names_the_recipe_options_that_are_on() -> None:
     text = recipe_options(dataclasses.replace(off, ema=0.999, mixup=0.2))
     assert "decay 0.999" in text and "Beta(0.2, 0.2)" in text and "CutMix" not in text
     assert "precise BN" not in text
-    assert "dominant class" in recipe_options(dataclasses.replace(off, cutmix=1.0))
+    cut = recipe_options(dataclasses.replace(off, cutmix=1.0))
+    assert "Each training batch had a box" in cut and "mixup" not in cut and "dominant" in cut
+    both = recipe_options(dataclasses.replace(off, mixup=0.2, cutmix=1.0))
+    assert "either was blended" in both and "or had a box" in both and "even odds" in both
     assert "on 512 un-augmented" in recipe_options(dataclasses.replace(off, precise_bn=512))

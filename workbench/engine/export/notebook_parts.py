@@ -88,15 +88,14 @@ def recipe_options(train: TrainConfig) -> str:
             f"Validation and the best checkpoint use an exponential moving average of the "
             f"weights (decay {train.ema:g}, updated after every step)."
         )
-    if train.mixup:
-        sentences.append(
-            f"Each training batch was blended with a shuffle of itself (mixup, "
-            f"λ ~ Beta({train.mixup:g}, {train.mixup:g}))."
-        )
-    if train.cutmix:
-        sentences.append(
-            f"Training batches had a box of another image pasted in (CutMix, α {train.cutmix:g})."
-        )
+    mixup = (
+        f"was blended with a shuffle of itself (mixup, λ ~ Beta({train.mixup:g}, {train.mixup:g}))"
+    )
+    cutmix = f"had a box of another image pasted in (CutMix, α {train.cutmix:g})"
+    if train.mixup and train.cutmix:  # the mixer picks one of the two per batch
+        sentences.append(f"Each training batch either {mixup} or {cutmix}, with even odds.")
+    elif train.mixup or train.cutmix:
+        sentences.append(f"Each training batch {mixup if train.mixup else cutmix}.")
     if train.mixup or train.cutmix:
         sentences.append("Train accuracy counts the dominant class of each mixed target.")
     if train.precise_bn:
